@@ -1,0 +1,95 @@
+"""The one configuration object of Simpul.
+
+Built once at start-up (``Settings()``) and passed to whatever needs it; nothing reads the environment at import
+time. Every field can be set from the environment with the ``SIMPUL_`` prefix or from a ``.env`` file.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SIMPUL_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    environment: Environment = Environment.development
+    data_dir: Path = Field(Path("var"), description="Where local state lives: SQLite file, local CouchDB data, keys.")
+
+    # --- HTTP -----------------------------------------------------------------------------------------------
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    # --- CouchDB --------------------------------------------------------------------------------------------
+    couchdb_url: str | None = Field(
+        None,
+        description="A running CouchDB (credentials in the URL). Unset: the local CouchDB-compatible server is used.",
+    )
+    local_couchdb_port: int = 5984
+    couchdb_max_connections: int = 100
+
+    # --- Relational store -----------------------------------------------------------------------------------
+    database_url: str | None = Field(None, description="SQLAlchemy URL. Unset: SQLite file in data_dir.")
+
+    # --- Tokens ---------------------------------------------------------------------------------------------
+    jwt_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='Signing keys by kid, e.g. {"2026-12": "..."}; unset in development: generated into data_dir.',
+    )
+    jwt_active_kid: str | None = None
+    jwt_audience: str = "simpul"
+    jwt_issuer: str = "simpul"
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+
+    # --- Sync gateway ---------------------------------------------------------------------------------------
+    # A real batch: 100 evidence documents with two photos of ~500 kB each, base64 inline, is ~140 MB.
+    max_batch_bytes: int = 200 * 1024 * 1024
+    max_document_bytes: int = 16 * 1024 * 1024
+    # Long-polls are ended by the gateway before common proxy idle limits (60 s) cut them.
+    longpoll_max_s: float = 50.0
+
+    @model_validator(mode="after")
+    def _refuse_development_shortcuts_in_production(self) -> Self:
+        if self.environment is Environment.production:
+            missing = [
+                name
+                for name, value in (
+                    ("SIMPUL_COUCHDB_URL", self.couchdb_url),
+                    ("SIMPUL_DATABASE_URL", self.database_url),
+                    ("SIMPUL_JWT_KEYS", self.jwt_keys),
+                    ("SIMPUL_JWT_ACTIVE_KID", self.jwt_active_kid),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"production needs explicit settings: {', '.join(missing)}")
+            weak = [kid for kid, key in self.jwt_keys.items() if len(key.get_secret_value()) < 32]
+            if weak:
+                raise ValueError(f"JWT keys shorter than 32 characters: {', '.join(weak)}")
+        if self.jwt_active_kid and self.jwt_keys and self.jwt_active_kid not in self.jwt_keys:
+            raise ValueError("SIMPUL_JWT_ACTIVE_KID names a key that SIMPUL_JWT_KEYS does not hold")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'simpul.db').resolve()}"
+
+    @property
+    def local_couchdb_dir(self) -> Path:
+        return self.data_dir / "couchdb"
+
+    @property
+    def resolved_couchdb_url(self) -> str:
+        return self.couchdb_url or f"http://127.0.0.1:{self.local_couchdb_port}"
