@@ -13,6 +13,8 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from registries.config import RegistriesSettings
+
 
 class Environment(StrEnum):
     development = "development"
@@ -59,6 +61,9 @@ class Settings(BaseSettings):
     max_document_bytes: int = 16 * 1024 * 1024
     # Long-polls are ended by the gateway before common proxy idle limits (60 s) cut them.
     longpoll_max_s: float = 50.0
+
+    # --- Reference sources (registries/) --------------------------------------------------------------------
+    registries: RegistriesSettings = Field(default_factory=RegistriesSettings)
 
     @model_validator(mode="after")
     def _refuse_development_shortcuts_in_production(self) -> Self:

@@ -1,0 +1,60 @@
+"""The FastAPI application: ``create_app(settings)`` wires everything; nothing is read at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from replication.couch import CouchClient
+from server.auth.endpoints import router as auth_router
+from server.auth.tokens import KeyRing
+from server.core import handlers
+from server.core.metrics import Metrics, MetricsMiddleware
+from server.core.state import AppState
+from server.gateway.access import SyncAccess
+from server.gateway.endpoints import router as sync_router
+from server.gateway.service import Gateway
+from server.gateway.validation import GatewayRules, ValidatorChain
+from server.health.endpoints import router as health_router
+from simpul.db import make_async_engine
+from simpul.schema import create_tables
+from simpul.settings import Settings
+
+
+def create_app(settings: Settings) -> FastAPI:
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_async_engine(settings.resolved_database_url)
+        await create_tables(engine)
+        sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        couch = CouchClient(settings.resolved_couchdb_url, max_connections=settings.couchdb_max_connections)
+        keys = KeyRing.from_settings(settings)
+        validator = ValidatorChain([GatewayRules(settings.max_document_bytes)])
+        gateway = Gateway(
+            couch,
+            SyncAccess(keys, sessions),
+            validator,
+            metrics,
+            max_batch_bytes=settings.max_batch_bytes,
+            longpoll_max_s=settings.longpoll_max_s,
+        )
+        app.state.simpul = AppState(settings, engine, sessions, couch, keys, metrics, gateway)
+        try:
+            yield
+        finally:
+            await couch.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title="Simpul", version="0.1.0", lifespan=lifespan)
+    handlers.install(app)
+    app.include_router(sync_router)
+    app.include_router(auth_router)
+    app.include_router(health_router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,163 @@
+"""Users, logins, refresh tokens and what each user may reach. Raises domain errors only."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from agent_forms import wilayah
+from server.auth.models import Assignment, RefreshToken, Role, User, utcnow
+from server.auth.passwords import hash_password, verify_password
+from server.auth.tokens import KeyRing
+from server.core.errors import BadRequest, Conflict, Unauthorized
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def validate_assignments(role: Role, desa: Sequence[str], kecamatan: Sequence[str]) -> list[str]:
+    """Dotted region codes for a user, checked against the region file and the role."""
+    codes: list[str] = []
+    for raw, level in [(c, "desa") for c in desa] + [(c, "kecamatan") for c in kecamatan]:
+        region = wilayah.find(raw)
+        if region is None or region.level != level:
+            raise BadRequest(f"{raw!r} is not a {level} code of the region file")
+        codes.append(region.code)
+    if role is Role.pendamping and (kecamatan or not desa):
+        raise BadRequest("a pendamping is assigned to one or more desa (and no kecamatan)")
+    if role is Role.supervisor and (desa or not kecamatan):
+        raise BadRequest("a supervisor is assigned to one or more kecamatan (and no desa)")
+    if role in (Role.verifier, Role.admin) and codes:
+        raise BadRequest(f"a {role.value} covers the whole region and takes no assignment")
+    return codes
+
+
+async def create_user(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    desa: Sequence[str] = (),
+    kecamatan: Sequence[str] = (),
+    full_name: str = "",
+) -> User:
+    if len(password) < 8:
+        raise BadRequest("password must have at least 8 characters")
+    codes = validate_assignments(role, desa, kecamatan)
+    existing = await session.exec(select(User).where(User.username == username))
+    if existing.first() is not None:
+        raise Conflict(f"user {username!r} already exists")
+    user = User(username=username, full_name=full_name, role=role, password_hash=hash_password(password))
+    session.add(user)
+    await session.flush()
+    assert user.id is not None
+    session.add_all(Assignment(user_id=user.id, region_code=code) for code in codes)
+    await session.flush()
+    return user
+
+
+async def set_assignments(session: AsyncSession, user: User, codes: Sequence[str]) -> None:
+    assert user.id is not None
+    await session.exec(delete(Assignment).where(col(Assignment.user_id) == user.id))  # type: ignore[call-overload]
+    session.add_all(Assignment(user_id=user.id, region_code=code) for code in codes)
+    await session.flush()
+
+
+async def assigned_regions(session: AsyncSession, user_id: int) -> list[str]:
+    rows = await session.exec(select(Assignment.region_code).where(Assignment.user_id == user_id))
+    return sorted(rows.all())
+
+
+async def active_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None or not user.active:
+        raise Unauthorized("the account no longer exists or is disabled")
+    return user
+
+
+async def login(
+    session: AsyncSession, keys: KeyRing, *, username: str, password: str, device_id: str | None, refresh_ttl_s: int
+) -> TokenPair:
+    user = (await session.exec(select(User).where(User.username == username))).first()
+    if not verify_password(user.password_hash if user else None, password) or user is None or not user.active:
+        raise Unauthorized("wrong username or password")
+    return await _issue(session, keys, user, device_id or "", refresh_ttl_s)
+
+
+async def refresh(
+    session: AsyncSession, keys: KeyRing, *, refresh_token: str, device_id: str | None, refresh_ttl_s: int
+) -> TokenPair:
+    """Rotate a refresh token: the presented one is revoked and a new pair issued for the same device.
+
+    A token presented again after rotation (a stolen copy, or a replay) revokes every token of that device.
+    """
+    stored = (
+        await session.exec(select(RefreshToken).where(RefreshToken.token_hash == _hash_token(refresh_token)))
+    ).first()
+    now = utcnow()
+    if stored is None or stored.expires_at <= now:
+        raise Unauthorized("refresh token unknown or expired: log in again")
+    if device_id is not None and device_id != stored.device_id:
+        raise Unauthorized("refresh token belongs to another device")
+    if stored.revoked_at is not None:
+        if stored.replaced_by_id is not None:
+            await revoke_device(session, stored.user_id, stored.device_id)
+        raise Unauthorized("refresh token revoked: log in again")
+    user = await active_user(session, stored.user_id)
+    pair = await _issue(session, keys, user, stored.device_id, refresh_ttl_s)
+    successor = (
+        await session.exec(select(RefreshToken).where(RefreshToken.token_hash == _hash_token(pair.refresh_token)))
+    ).one()
+    stored.revoked_at = now
+    stored.replaced_by_id = successor.id
+    session.add(stored)
+    return pair
+
+
+async def revoke_device(session: AsyncSession, user_id: int, device_id: str) -> int:
+    tokens = (
+        await session.exec(
+            select(RefreshToken).where(
+                RefreshToken.user_id == user_id,
+                RefreshToken.device_id == device_id,
+                col(RefreshToken.revoked_at).is_(None),
+            )
+        )
+    ).all()
+    now = utcnow()
+    for token in tokens:
+        token.revoked_at = now
+        session.add(token)
+    return len(tokens)
+
+
+async def _issue(session: AsyncSession, keys: KeyRing, user: User, device_id: str, refresh_ttl_s: int) -> TokenPair:
+    assert user.id is not None
+    refresh_token = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            token_hash=_hash_token(refresh_token),
+            user_id=user.id,
+            device_id=device_id,
+            expires_at=utcnow() + timedelta(seconds=refresh_ttl_s),
+        )
+    )
+    await session.flush()
+    access = keys.issue(user_id=user.id, username=user.username, device_id=device_id or None)
+    return TokenPair(access, keys.ttl_s, refresh_token)

@@ -1,0 +1,56 @@
+"""The one error handler: domain errors become JSON, in CouchDB's shape on ``/sync`` and the API's elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from server.core.errors import SimpulError
+
+log = logging.getLogger(__name__)
+
+
+def _is_sync(request: Request) -> bool:
+    return request.url.path == "/sync" or request.url.path.startswith("/sync/")
+
+
+def _body(request: Request, code: str, message: str) -> dict[str, str]:
+    return {"error": code, "reason": message} if _is_sync(request) else {"error": code, "detail": message}
+
+
+def _headers(status: int, request: Request) -> dict[str, str] | None:
+    # RFC 6750 asks for the challenge; on /sync a Basic challenge would make browsers prompt, so Bearer only.
+    return {"WWW-Authenticate": "Bearer"} if status == 401 else None
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(SimpulError)
+    async def simpul_error(request: Request, exc: SimpulError) -> JSONResponse:
+        return JSONResponse(
+            _body(request, exc.code, exc.message), status_code=exc.status_code, headers=_headers(exc.status_code, request)
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        if _is_sync(request) and exc.status_code == 404:
+            code, status = "forbidden", 403  # never 404 on /sync: a replicator would try to create the database
+        else:
+            status = exc.status_code
+        return JSONResponse(_body(request, code, str(exc.detail)), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        return JSONResponse(_body(request, "bad_request", problems), status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(_body(request, "internal_error", "internal error"), status_code=500)

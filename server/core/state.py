@@ -1,0 +1,51 @@
+"""What the app holds for its lifetime: made in the lifespan, kept in typed state, reached through dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from replication.couch import CouchClient
+from server.auth.tokens import KeyRing
+from server.core.metrics import Metrics
+from server.gateway.service import Gateway
+from simpul.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    couch: CouchClient
+    keys: KeyRing
+    metrics: Metrics
+    gateway: Gateway
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.simpul
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings(state: StateDep) -> Settings:
+    return state.settings
+
+
+async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: the one place an API request commits."""
+    async with state.sessions() as session:
+        yield session
+        await session.commit()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

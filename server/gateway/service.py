@@ -1,0 +1,521 @@
+"""The sync gateway: CouchDB's replication protocol, scoped per desa, validated per document.
+
+Reads are relayed as streams (never buffered whole); writes are parsed, each document judged on its own, and only
+the accepted ones forwarded. Seqs are opaque: ``since`` is passed through untouched and only ever echoed back.
+Requests that could crash or mislead the backend (unknown parameters, filters it cannot serve, administrative
+endpoints) are refused here with a JSON error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from replication.couch import CouchClient
+from replication.errors import CouchConflict, CouchError, CouchUnavailable
+from server.core.errors import BadRequest, Forbidden, PayloadTooLarge, ServiceUnavailable
+from server.core.metrics import Metrics
+from server.gateway import paths
+from server.gateway.access import Principal, SyncAccess
+from server.gateway.multipart import parse_related
+from server.gateway.paths import SyncPath, Target
+from server.gateway.validation import DocumentValidator, IncomingDoc, Refusal, WriteContext
+
+log = logging.getLogger(__name__)
+
+# Query parameters a replicator sends, per endpoint. Anything else is refused rather than passed to a backend
+# that may misread it.
+_DOC_READ_PARAMS = frozenset(
+    "rev revs revs_info open_revs latest attachments att_encoding_info atts_since conflicts deleted_conflicts "
+    "local_seq meta".split()
+)
+_ALLOWED_PARAMS: dict[str, frozenset[str]] = {
+    "_changes": frozenset(
+        "since limit feed heartbeat timeout style include_docs descending conflicts attachments "
+        "att_encoding_info filter doc_ids seq_interval return_docs".split()
+    ),
+    "_all_docs": frozenset(
+        "include_docs conflicts attachments keys key startkey endkey start_key end_key limit skip descending "
+        "inclusive_end update_seq".split()
+    ),
+    "_bulk_get": frozenset({"revs", "latest", "attachments", "att_encoding_info"}),
+    "_bulk_docs": frozenset(),
+    "_revs_diff": frozenset(),
+    "_missing_revs": frozenset(),
+    "_ensure_full_commit": frozenset(),
+}
+_DOC_WRITE_PARAMS = frozenset({"new_edits", "rev", "batch"})
+_FEEDS = frozenset({"normal", "longpoll", "continuous"})
+# Response headers a client needs; hop-by-hop and server-identity headers are dropped.
+_RELAYED_HEADERS = ("content-type", "etag", "cache-control", "content-md5", "x-couch-request-id", "location")
+
+
+@dataclass(frozen=True)
+class Query:
+    raw: str
+    items: list[tuple[str, str]]
+
+    def get(self, name: str) -> str | None:
+        for key, value in self.items:
+            if key == name:
+                return value
+        return None
+
+
+def _json_response(status: int, body: Any) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+class Gateway:
+    def __init__(
+        self,
+        couch: CouchClient,
+        access: SyncAccess,
+        validator: DocumentValidator,
+        metrics: Metrics,
+        *,
+        max_batch_bytes: int,
+        longpoll_max_s: float,
+    ) -> None:
+        self.couch = couch
+        self.access = access
+        self.validator = validator
+        self.metrics = metrics
+        self.max_batch_bytes = max_batch_bytes
+        self.longpoll_max_s = longpoll_max_s
+        self._root_uuid: str | None = None
+
+    # --- entry --------------------------------------------------------------------------------------------
+
+    async def handle(self, request: Request) -> Response:
+        target = paths.parse(request.scope["raw_path"].split(b"?", 1)[0])
+        query = Query(
+            request.scope["query_string"].decode("latin-1"),
+            parse_qsl(request.scope["query_string"].decode("latin-1"), keep_blank_values=True),
+        )
+        method = request.method
+        authorization = request.headers.get("authorization")
+        if target.target is Target.root:
+            return _json_response(200, await self.root_info())
+        if target.target is Target.server_endpoint:
+            if target.endpoint == "_all_dbs" and method == "GET":
+                return _json_response(200, await self.access.databases(authorization))
+            raise BadRequest(f"{target.endpoint} is not served by the sync gateway")
+
+        principal, desa_code = await self.access.database(authorization, target.db)
+        if target.target is Target.database:
+            return await self._database(request, target)
+        if target.target is Target.db_endpoint:
+            return await self._endpoint(request, target, query, principal, desa_code)
+        if target.target is Target.document:
+            return await self._document(request, target, query, principal, desa_code)
+        return await self._attachment(request, target, query)
+
+    async def root_info(self) -> dict[str, Any]:
+        """The gateway's identity. The uuid is derived from the backend's, so it never changes for one backend
+        (a device's replication id stays put across restarts and logins) and differs between backends."""
+        if self._root_uuid is None:
+            try:
+                backend = await self.couch.server_info()
+            except CouchError as exc:
+                raise ServiceUnavailable("the database server is not reachable") from exc
+            backend_id = str(backend.get("uuid") or self.couch.base_url)
+            self._root_uuid = uuid.uuid5(uuid.NAMESPACE_URL, f"simpul-gateway:{backend_id}").hex
+        return {
+            "couchdb": "Welcome",
+            "version": "3.3.3",
+            "vendor": {"name": "Simpul sync gateway"},
+            "uuid": self._root_uuid,
+        }
+
+    # --- the database -------------------------------------------------------------------------------------
+
+    async def _database(self, request: Request, target: SyncPath) -> Response:
+        if request.method in ("GET", "HEAD"):
+            response = await self._relay(request, target.upstream_path(), "")
+            if response.status_code == 404:
+                # Assigned but not provisioned: tell the device to come back later, never "not found".
+                raise ServiceUnavailable(f"{target.db} is not provisioned yet")
+            return response
+        if request.method == "PUT":
+            if await self.couch.database_exists(target.db):
+                return _json_response(412, {"error": "file_exists", "reason": "The database already exists."})
+            raise Forbidden("devices cannot create databases")
+        if request.method == "POST":
+            # A server-made id is not how devices write: their ids are their own, so a retry cannot duplicate.
+            raise BadRequest("write documents with PUT /{db}/{id} or _bulk_docs, with the device's own id")
+        raise Forbidden(f"{request.method} on a database is not allowed through the gateway")
+
+    # --- _changes, _bulk_docs, ... ------------------------------------------------------------------------
+
+    async def _endpoint(
+        self, request: Request, target: SyncPath, query: Query, principal: Principal, desa_code: str
+    ) -> Response:
+        endpoint = target.endpoint
+        allowed = _ALLOWED_PARAMS.get(endpoint)
+        if allowed is None:
+            raise BadRequest(f"{endpoint} is not served by the sync gateway")
+        _check_params(query, allowed, endpoint)
+        method = request.method
+        if endpoint == "_changes" and method in ("GET", "POST"):
+            return await self._changes(request, target, query)
+        if endpoint == "_all_docs" and method in ("GET", "POST"):
+            return await self._relay(request, target.upstream_path(), query.raw)
+        if endpoint == "_bulk_docs" and method == "POST":
+            return await self._bulk_docs(request, target, principal, desa_code)
+        if endpoint in ("_bulk_get", "_revs_diff", "_missing_revs", "_ensure_full_commit") and method == "POST":
+            return await self._relay(request, target.upstream_path(), query.raw)
+        raise BadRequest(f"{method} {endpoint} is not served by the sync gateway")
+
+    async def _changes(self, request: Request, target: SyncPath, query: Query) -> Response:
+        feed = query.get("feed") or "normal"
+        if feed not in _FEEDS:
+            raise BadRequest(f"feed={feed} is not supported (normal, longpoll or continuous)")
+        body = await self._read_body(request) if request.method == "POST" else b""
+        filter_name = query.get("filter")
+        if filter_name is not None and filter_name != "_doc_ids":
+            # pouchdb-server crashes on _selector, and design-document filters run arbitrary code on the backend.
+            raise BadRequest(f"filter={filter_name} is not supported through the gateway; use filter=_doc_ids")
+        if filter_name == "_doc_ids" and request.method == "POST":
+            parsed = self._parse_json_object(body)
+            ids = parsed.get("doc_ids")
+            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                raise BadRequest("filter=_doc_ids needs a doc_ids list of strings")
+        heartbeat = _int_param(query, "heartbeat")
+        read_timeout: float | None = 60.0
+        if feed in ("longpoll", "continuous"):
+            read_timeout = heartbeat / 1000 * 3 + 5 if heartbeat else None
+        deadline = self.longpoll_max_s if feed == "longpoll" else None
+        return await self._relay(
+            request, target.upstream_path(), query.raw, body=body, read_timeout_s=read_timeout,
+            longpoll_deadline_s=deadline, since=query.get("since"),
+        )
+
+    async def _bulk_docs(self, request: Request, target: SyncPath, principal: Principal, desa_code: str) -> Response:
+        body = await self._read_body(request)
+        payload = self._parse_json_object(body)
+        docs = payload.get("docs")
+        if not isinstance(docs, list):
+            raise BadRequest("_bulk_docs needs a docs array")
+        new_edits = payload.get("new_edits", True)
+        if not isinstance(new_edits, bool):
+            raise BadRequest("new_edits must be true or false")
+        incoming = [
+            IncomingDoc(doc, len(orjson.dumps(doc))) if isinstance(doc, dict) else IncomingDoc({}, 0) for doc in docs
+        ]
+        ctx = await self._context(target.db, desa_code, principal, [d.body.get("_id") for d in incoming])
+        verdicts = await asyncio.to_thread(lambda: [self.validator(doc, ctx) for doc in incoming])
+        accepted = [doc.body for doc, refusal in zip(incoming, verdicts, strict=True) if refusal is None]
+        refused = [(doc.body, refusal) for doc, refusal in zip(incoming, verdicts, strict=True) if refusal]
+        # The refusal reaches the device as a document before it is told "forbidden": if writing it fails the
+        # device retries the whole batch, so no refusal is ever lost.
+        await self._record_refusals(target.db, desa_code, principal, refused)
+        upstream: list[dict[str, Any]] = []
+        if accepted:
+            try:
+                upstream = await self.couch.bulk_docs(target.db, accepted, new_edits=new_edits)
+            except CouchUnavailable as exc:
+                raise ServiceUnavailable("the database server is not reachable; try again") from exc
+        self.metrics.documents(desa_code, accepted=len(accepted), refused=len(refused))
+        return _json_response(201, _merge_bulk_results(docs, verdicts, upstream, new_edits))
+
+    # --- documents and attachments ------------------------------------------------------------------------
+
+    async def _document(
+        self, request: Request, target: SyncPath, query: Query, principal: Principal, desa_code: str
+    ) -> Response:
+        method = request.method
+        if method in ("GET", "HEAD"):
+            _check_params(query, _DOC_READ_PARAMS, "a document read")
+            return await self._relay(request, target.upstream_path(), query.raw)
+        if target.is_local:
+            # Replication checkpoints: stored exactly as sent; CouchDB enforces _rev (409 on mismatch).
+            if method in ("PUT", "DELETE"):
+                _check_params(query, frozenset({"rev"}), "a checkpoint write")
+                body = await self._read_body(request) if method == "PUT" else b""
+                return await self._relay(request, target.upstream_path(), query.raw, body=body)
+            raise BadRequest(f"{method} is not allowed on a checkpoint")
+        if method not in ("PUT", "DELETE"):
+            raise BadRequest(f"{method} is not allowed on a document")
+        _check_params(query, _DOC_WRITE_PARAMS, "a document write")
+        attachments: dict[str, bytes] | None = None
+        if method == "DELETE":
+            rev = query.get("rev") or request.headers.get("if-match", "").strip('"')
+            doc: dict[str, Any] = {"_id": target.doc_id, "_rev": rev, "_deleted": True}
+            body = b""
+        else:
+            body = await self._read_body(request)
+            content_type = request.headers.get("content-type", "")
+            if content_type.startswith("multipart/related"):
+                doc, attachments = parse_related(body, content_type)
+            else:
+                doc = self._parse_json_object(body)
+            if doc.setdefault("_id", target.doc_id) != target.doc_id:
+                raise BadRequest("the document's _id differs from the id in the path")
+        ctx = await self._context(target.db, desa_code, principal, [target.doc_id])
+        incoming = IncomingDoc(doc, len(body), attachments)
+        refusal = await asyncio.to_thread(self.validator, incoming, ctx)
+        if refusal is not None:
+            await self._record_refusals(target.db, desa_code, principal, [(doc, refusal)])
+            self.metrics.documents(desa_code, accepted=0, refused=1)
+            return _json_response(403, {"error": "forbidden", "reason": refusal.reason})
+        response = await self._relay(request, target.upstream_path(), query.raw, body=body)
+        if response.status_code < 300:
+            self.metrics.documents(desa_code, accepted=1, refused=0)
+        return response
+
+    async def _attachment(self, request: Request, target: SyncPath, query: Query) -> Response:
+        if request.method in ("GET", "HEAD"):
+            _check_params(query, frozenset({"rev"}), "an attachment read")
+            return await self._relay(request, target.upstream_path(), query.raw)
+        raise Forbidden("attachments are written inline with their document, not on their own")
+
+    # --- helpers ------------------------------------------------------------------------------------------
+
+    async def _context(self, db: str, desa_code: str, principal: Principal, ids: Sequence[object]) -> WriteContext:
+        wanted = sorted({i for i in ids if isinstance(i, str) and not i.startswith(("_design/", "_local/"))})
+        try:
+            existing = await self.couch.current_revs(db, wanted)
+        except CouchUnavailable as exc:
+            raise ServiceUnavailable("the database server is not reachable; try again") from exc
+        return WriteContext(db, desa_code, principal.username, principal.device_id, existing)
+
+    async def _record_refusals(
+        self, db: str, desa_code: str, principal: Principal, refused: Sequence[tuple[Mapping[str, Any], Refusal]]
+    ) -> None:
+        issues = {}
+        for doc, refusal in refused:
+            doc_id = doc.get("_id")
+            if not isinstance(doc_id, str) or not doc_id:
+                continue  # nothing to address the issue to; the forbidden entry is all the device gets
+            issues[f"sync_issue:{doc_id}"] = sync_issue_doc(doc, desa_code, principal, refusal)
+        if not issues:
+            return
+        for _attempt in range(3):
+            try:
+                current = await self.couch.current_revs(db, sorted(issues))
+                existing = {
+                    row["_id"]: row
+                    for row in await self._fetch_docs(db, [i for i in issues if i in current])
+                }
+                writes = []
+                for issue_id, issue in issues.items():
+                    before = existing.get(issue_id)
+                    if before is not None:
+                        if _same_issue(before, issue):
+                            continue
+                        issue = {**issue, "_rev": before["_rev"], "created_at": before.get("created_at")}
+                    writes.append(issue)
+                if not writes:
+                    return
+                results = await self.couch.bulk_docs(db, writes)
+                if not any(r.get("error") == "conflict" for r in results):
+                    return
+            except CouchConflict:
+                continue
+            except CouchError as exc:
+                raise ServiceUnavailable("could not record the refusal; try again") from exc
+        raise ServiceUnavailable("could not record the refusal after concurrent updates; try again")
+
+    async def _fetch_docs(self, db: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        result = await self.couch.request(
+            "POST", f"/{db}/_all_docs", json={"keys": list(ids)}, params={"include_docs": "true"},
+            what=f"sync issues of {db}",
+        )
+        return [row["doc"] for row in result.get("rows", []) if row.get("doc")]
+
+    async def _read_body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_batch_bytes:
+            raise PayloadTooLarge(f"request body over {self.max_batch_bytes} bytes")
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_batch_bytes:
+                raise PayloadTooLarge(f"request body over {self.max_batch_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @staticmethod
+    def _parse_json_object(body: bytes) -> dict[str, Any]:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(f"body is not valid JSON: {exc}") from exc
+        if not isinstance(parsed, dict):
+            raise BadRequest("body must be a JSON object")
+        return parsed
+
+    async def _relay(
+        self,
+        request: Request,
+        upstream_path: str,
+        raw_query: str,
+        *,
+        body: bytes | None = None,
+        read_timeout_s: float | None = 60.0,
+        longpoll_deadline_s: float | None = None,
+        since: str | None = None,
+    ) -> Response:
+        """Forward to CouchDB and stream the answer back as it comes."""
+        headers = {"Accept-Encoding": "identity"}
+        for name in ("accept", "content-type", "if-none-match", "if-match"):
+            value = request.headers.get(name)
+            if value:
+                headers[name] = value
+        url = upstream_path + (f"?{raw_query}" if raw_query else "")
+        if body is None and request.method in ("POST", "PUT"):
+            body = await self._read_body(request)
+        deadline = time.monotonic() + longpoll_deadline_s if longpoll_deadline_s is not None else None
+        stack = AsyncExitStack()
+        opening = stack.enter_async_context(
+            self.couch.stream(request.method, url, headers=headers, content=body, read_timeout_s=read_timeout_s)
+        )
+        try:
+            # Some backends send no headers until the first change or heartbeat: the deadline covers that wait too.
+            upstream = await asyncio.wait_for(opening, deadline - time.monotonic() if deadline else None)
+        except TimeoutError:
+            await stack.aclose()
+            return _json_response(200, _caught_up(since))
+        except CouchUnavailable as exc:
+            await stack.aclose()
+            raise ServiceUnavailable("the database server is not reachable; try again") from exc
+        if upstream.status_code in (401, 403):
+            await stack.aclose()
+            log.error("CouchDB refused the gateway's own credentials (%s) on %s", upstream.status_code, request.method)
+            raise ServiceUnavailable("the database server refused the gateway; an operator must check its credentials")
+        relayed = {k: v for k in _RELAYED_HEADERS if (v := upstream.headers.get(k))}
+        if request.method == "HEAD":
+            await stack.aclose()
+            return Response(status_code=upstream.status_code, headers=relayed)
+        return StreamingResponse(
+            _stream_body(upstream, stack, deadline if upstream.status_code == 200 else None, since),
+            status_code=upstream.status_code,
+            headers=relayed,
+        )
+
+
+async def _stream_body(
+    upstream: httpx.Response, stack: AsyncExitStack, deadline: float | None, since: str | None
+) -> AsyncIterator[bytes]:
+    """Relay the upstream body. A long-poll is ended at ``deadline`` if no change has come by then (neither
+    pouchdb-server nor CouchDB with a heartbeat ends it on their own): whatever has been relayed so far is at
+    most the opening ``{"results":[`` and heartbeat newlines, so the gateway closes the array with the client's own
+    ``since`` as ``last_seq``, as CouchDB ends a timed-out long-poll."""
+    chunks = upstream.aiter_raw()
+    opening = b""  # non-whitespace relayed so far, while it may still be only the opening of the results array
+    try:
+        while True:
+            waiting = deadline is not None and opening in (b"", _RESULTS_OPENING)
+            try:
+                if waiting:
+                    assert deadline is not None
+                    chunk = await asyncio.wait_for(anext(chunks), max(0.0, deadline - time.monotonic()))
+                else:
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                closing = _caught_up(since)
+                if opening:
+                    yield b"],\n\"last_seq\":" + orjson.dumps(closing["last_seq"]) + b"}\n"
+                else:
+                    yield orjson.dumps(closing) + b"\n"
+                return
+            if waiting:
+                opening += bytes(chunk.translate(None, b" \t\r\n"))
+            yield chunk
+    except httpx.TransportError as exc:
+        # The backend died mid-response: end the client's response with an error (the connection is aborted),
+        # never leave the socket open — PouchDB has no client-side timeout.
+        raise ConnectionAbortedError("upstream connection lost") from exc
+    finally:
+        await stack.aclose()
+
+
+_RESULTS_OPENING = b'{"results":['
+
+
+def _caught_up(since: str | None) -> dict[str, Any]:
+    """A timed-out long-poll: no results, and ``last_seq`` = the client's own ``since``, echoed (never minted) in
+    the JSON type it had: an integer on pouchdb-server, an opaque string on CouchDB 3."""
+    last_seq: Any = 0 if since is None else int(since) if since.isdigit() else since
+    return {"results": [], "last_seq": last_seq}
+
+
+def _int_param(query: Query, name: str) -> int | None:
+    value = query.get(name)
+    if value is None or value in ("", "true"):
+        return None
+    if not value.isdigit():
+        raise BadRequest(f"{name} must be a whole number of milliseconds")
+    return int(value)
+
+
+def _check_params(query: Query, allowed: frozenset[str], what: str) -> None:
+    unknown = sorted({key for key, _ in query.items if key not in allowed})
+    if unknown:
+        raise BadRequest(f"unsupported parameter(s) for {what}: {', '.join(unknown)}")
+
+
+def _merge_bulk_results(
+    docs: Sequence[Any], verdicts: Sequence[Refusal | None], upstream: Sequence[dict[str, Any]], new_edits: bool
+) -> list[dict[str, Any]]:
+    """One entry per refused document (``forbidden``) beside CouchDB's own entries. With ``new_edits`` a client
+    maps results to its documents by position, so the order is kept; without, CouchDB lists only errors."""
+    refusals = [
+        {"id": doc.get("_id") if isinstance(doc, dict) else None, "error": "forbidden", "reason": refusal.reason}
+        for doc, refusal in zip(docs, verdicts, strict=True)
+        if refusal is not None
+    ]
+    accepted_count = sum(1 for v in verdicts if v is None)
+    if not new_edits or len(upstream) != accepted_count:
+        return [*upstream, *refusals]
+    merged: list[dict[str, Any]] = []
+    upstream_iter, refusal_iter = iter(upstream), iter(refusals)
+    for verdict in verdicts:
+        merged.append(next(refusal_iter) if verdict is not None else next(upstream_iter))
+    return merged
+
+
+def sync_issue_doc(
+    doc: Mapping[str, Any], desa_code: str, principal: Principal, refusal: Refusal
+) -> dict[str, Any]:
+    """The refusal as a document of the desa database, so the device learns it through replication."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    return {
+        "_id": f"sync_issue:{doc.get('_id')}",
+        "type": "sync_issue",
+        "doc_id": doc.get("_id"),
+        "doc_rev": doc.get("_rev"),
+        "doc_type": doc.get("type"),
+        "desa": desa_code,
+        "agent_id": principal.username,
+        "device_id": principal.device_id,
+        "status": "open",
+        "reason": refusal.reason,
+        "problems": [p.as_json() for p in refusal.problems],
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _same_issue(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    keys = ("doc_rev", "reason", "problems", "status")
+    return all(before.get(k) == after.get(k) for k in keys)

@@ -1,0 +1,130 @@
+"""``simpul``: the operators' command line. Every command is scriptable (no prompts)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from simpul.settings import Settings
+
+app = typer.Typer(
+    help="Simpul: sync server for PKH field agents.", no_args_is_help=True, pretty_exceptions_show_locals=False
+)
+users_app = typer.Typer(help="Users and their assignments.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (print a table and the ratio against the direct path).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(bench_app, name="bench")
+
+console = Console()
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per CouchDB request is noise
+
+
+@app.command()
+def run() -> None:
+    """The main job: local CouchDB-compatible server (unless SIMPUL_COUCHDB_URL is set), provisioning, demo
+    users (development), the server. Ctrl-C stops everything."""
+    from simpul import runner
+
+    _logging()
+    runner.run(Settings())
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Overrides SIMPUL_HTTP_PORT")] = None,
+    host: Annotated[str | None, typer.Option(help="Overrides SIMPUL_HTTP_HOST")] = None,
+) -> None:
+    """Only the HTTP server, against the configured CouchDB and relational store (production, tests)."""
+    from simpul import runner
+
+    _logging()
+    settings = Settings()
+    if port is not None:
+        settings.http_port = port
+    if host is not None:
+        settings.http_host = host
+    asyncio.run(runner.prepare_database(settings, seed_demo=False))
+    runner.serve(settings)
+
+
+@app.command()
+def provision() -> None:
+    """Create the desa databases and their security objects; a second run changes nothing and says so."""
+    from simpul import runner
+
+    asyncio.run(runner.provision(Settings(), console))
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="pendamping | supervisor | verifier | admin")],
+    desa: Annotated[list[str] | None, typer.Option(help="Desa code (repeat), for a pendamping")] = None,
+    kecamatan: Annotated[list[str] | None, typer.Option(help="Kecamatan code (repeat), for a supervisor")] = None,
+    full_name: Annotated[str, typer.Option()] = "",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
+) -> None:
+    """Add a user. The password is read from standard input (never from the command line)."""
+    from server.auth import service
+    from server.auth.models import Role
+    from server.core.errors import SimpulError
+    from simpul import runner
+    from simpul.db import make_async_engine
+
+    if not password_stdin:
+        console.print("[red]give the password on standard input with --password-stdin[/]")
+        raise typer.Exit(2)
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        role_value = Role(role)
+    except ValueError:
+        console.print(f"[red]unknown role {role!r}[/]: pendamping, supervisor, verifier or admin")
+        raise typer.Exit(2) from None
+    settings = Settings()
+
+    async def add() -> None:
+        from sqlmodel.ext.asyncio.session import AsyncSession
+
+        await runner.prepare_database(settings, seed_demo=False)
+        engine = make_async_engine(settings.resolved_database_url)
+        try:
+            async with AsyncSession(engine) as session:
+                await service.create_user(
+                    session, username=username, password=password, role=role_value,
+                    desa=desa or [], kecamatan=kecamatan or [], full_name=full_name,
+                )
+                await session.commit()
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(add())
+    except SimpulError as exc:
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"user [bold]{username}[/] added ({role_value.value})")
+
+
+@bench_app.command("sync")
+def bench_sync(
+    docs: Annotated[int, typer.Option(help="Documents per run")] = 10_000,
+    rounds: Annotated[int, typer.Option(help="Alternating rounds per side")] = 2,
+    batch_size: Annotated[int, typer.Option()] = 100,
+) -> None:
+    """Push and pull with a real PouchDB device through the gateway and directly, alternating; docs/s and ratio."""
+    from bench.sync import main as bench_main
+
+    bench_main(docs=docs, rounds=rounds, batch_size=batch_size, console=console)
+
+
+if __name__ == "__main__":
+    app()

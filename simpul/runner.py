@@ -1,0 +1,100 @@
+"""The main job: local CouchDB-compatible server (unless SIMPUL_COUCHDB_URL names one), provisioning, the HTTP
+server, in one foreground process that shuts everything down on Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from urllib.parse import urlsplit
+
+import uvicorn
+from rich.console import Console
+
+from replication import provisioning
+from replication.couch import CouchClient
+from replication.localserver import LocalCouchServer
+from server.app import create_app
+from simpul.db import make_async_engine
+from simpul.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
+from simpul.schema import create_tables
+from simpul.settings import Environment, Settings
+
+log = logging.getLogger("simpul")
+
+
+def start_local_couch(settings: Settings) -> LocalCouchServer | None:
+    if settings.couchdb_url:
+        return None
+    server = LocalCouchServer(settings.local_couchdb_dir, settings.local_couchdb_port)
+    server.start()
+    return server
+
+
+async def provision(settings: Settings, console: Console | None = None) -> provisioning.ProvisioningReport:
+    couch = CouchClient(settings.resolved_couchdb_url)
+    try:
+        server_user = urlsplit(settings.resolved_couchdb_url).username
+        report = await provisioning.apply(couch, provisioning.desired_state(server_user))
+    finally:
+        await couch.aclose()
+    if console:
+        console.print(f"[bold]provisioning:[/] {report.summary()}")
+    return report
+
+
+async def prepare_database(settings: Settings, *, seed_demo: bool) -> list[str]:
+    engine = make_async_engine(settings.resolved_database_url)
+    try:
+        await create_tables(engine)
+        return await seed_demo_users(engine) if seed_demo else []
+    finally:
+        await engine.dispose()
+
+
+def serve(settings: Settings) -> None:
+    asyncio.run(_serve_with_supervision(settings, None))
+
+
+def run(settings: Settings) -> None:
+    console = Console()
+    # SIGTERM (docker stop, systemd, CI) unwinds like Ctrl-C, so the local server below is always stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    local = start_local_couch(settings)
+    try:
+        if local:
+            console.print(f"[green]local CouchDB-compatible server[/] on {local.url} (data in {local.data_dir})")
+        asyncio.run(provision(settings, console))
+        seed = settings.environment is Environment.development
+        created = asyncio.run(prepare_database(settings, seed_demo=seed))
+        url = f"http://{settings.http_host}:{settings.http_port}"
+        console.print(f"[bold green]Simpul[/] on {url}  (sync: {url}/sync/desa_<10 digits>, API docs: {url}/docs)")
+        if seed:
+            console.print(f"demo logins (password [bold]{DEMO_PASSWORD}[/]){' — created now' if created else ''}:")
+            for demo in DEMO_USERS:
+                scope = ", ".join(demo.desa or demo.kecamatan) or "whole region"
+                console.print(f"  {demo.username:<20} {demo.role.value:<11} {scope}")
+        asyncio.run(_serve_with_supervision(settings, local))
+    finally:
+        if local:
+            local.stop()
+            console.print("local CouchDB-compatible server stopped")
+
+
+async def _serve_with_supervision(settings: Settings, local: LocalCouchServer | None) -> None:
+    config = uvicorn.Config(
+        create_app(settings), host=settings.http_host, port=settings.http_port, log_level="info",
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    supervisor = asyncio.create_task(local.supervise()) if local else None
+    try:
+        await server.serve()
+    finally:
+        if supervisor:
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
