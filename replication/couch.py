@@ -111,7 +111,6 @@ class CouchClient:
         method: str,
         path: str,
         *,
-        params: Sequence[tuple[str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
         content: bytes | AsyncIterator[bytes] | None = None,
         read_timeout_s: float | None = 30.0,
@@ -119,7 +118,7 @@ class CouchClient:
         """A raw streamed exchange for the gateway: the response is not checked, only transport is translated."""
         timeout = httpx.Timeout(30.0, connect=5.0, read=read_timeout_s)
         request = self.http.build_request(
-            method, path, params=params, headers=headers, content=content, timeout=timeout
+            method, path, headers=headers, content=content, timeout=timeout
         )
         try:
             response = await self.http.send(request, stream=True)

@@ -10,11 +10,10 @@ import asyncio
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import time
 from pathlib import Path
-
-import socket
 
 import httpx
 
@@ -55,8 +54,18 @@ class LocalCouchServer:
         log_file = (self.data_dir / "pouchdb-server.out").open("ab")
         # cwd = data dir: pouchdb-server writes config.json and log.txt into its working directory.
         self.process = subprocess.Popen(
-            [node, str(pouchdb_server_bin()), "--host", self.host, "--port", str(self.port),
-             "--dir", str(self.data_dir), "--config", str(self.data_dir / "config.json")],
+            [
+                node,
+                str(pouchdb_server_bin()),
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.data_dir),
+                "--config",
+                str(self.data_dir / "config.json"),
+            ],
             cwd=self.data_dir,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -109,7 +118,8 @@ class LocalCouchServer:
             self.restarts += 1
             log.error(
                 "local CouchDB-compatible server died (exit %s); restarting (restart #%d)",
-                self.process.returncode, self.restarts,
+                self.process.returncode,
+                self.restarts,
             )
             try:
                 await asyncio.to_thread(self.start)

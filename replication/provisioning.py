@@ -22,7 +22,11 @@ from replication.naming import desa_db_name
 @dataclass(frozen=True)
 class DatabaseSpec:
     name: str
-    security: Mapping[str, Any]
+    security: Mapping[str, Any] | None  # None: CouchDB's own (system databases)
+
+
+# A single-node CouchDB 3 does not create its system databases by itself and logs errors until they exist.
+SYSTEM_DATABASES = ("_users", "_replicator")
 
 
 @dataclass
@@ -54,7 +58,8 @@ def security_for(server_user: str | None) -> dict[str, Any]:
 
 def desired_state(server_user: str | None) -> list[DatabaseSpec]:
     security = security_for(server_user)
-    return [DatabaseSpec(desa_db_name(desa.code), security) for desa in wilayah.desa_list()]
+    system = [DatabaseSpec(name, None) for name in SYSTEM_DATABASES]
+    return system + [DatabaseSpec(desa_db_name(desa.code), security) for desa in wilayah.desa_list()]
 
 
 async def apply(
@@ -73,7 +78,7 @@ async def apply(
             if await couch.create_database(spec.name):
                 report.created.append(spec.name)
                 changed = True
-            if await couch.get_security(spec.name) != dict(spec.security):
+            if spec.security is not None and await couch.get_security(spec.name) != dict(spec.security):
                 await couch.put_security(spec.name, spec.security)
                 if not changed:
                     report.security_updated.append(spec.name)

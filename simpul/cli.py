@@ -10,15 +10,19 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from registries.cli import app as registries_app
 from simpul.settings import Settings
 
 app = typer.Typer(
-    help="Simpul: sync server for PKH field agents.", no_args_is_help=True, pretty_exceptions_show_locals=False
+    help="Simpul: sync server for PKH field agents.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
 )
 users_app = typer.Typer(help="Users and their assignments.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks (print a table and the ratio against the direct path).", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(bench_app, name="bench")
+app.add_typer(registries_app, name="registries")
 
 console = Console()
 
@@ -99,8 +103,13 @@ def users_add(
         try:
             async with AsyncSession(engine) as session:
                 await service.create_user(
-                    session, username=username, password=password, role=role_value,
-                    desa=desa or [], kecamatan=kecamatan or [], full_name=full_name,
+                    session,
+                    username=username,
+                    password=password,
+                    role=role_value,
+                    desa=desa or [],
+                    kecamatan=kecamatan or [],
+                    full_name=full_name,
                 )
                 await session.commit()
         finally:

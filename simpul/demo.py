@@ -41,8 +41,13 @@ async def seed_demo_users(engine: AsyncEngine) -> list[str]:
             if (await session.exec(select(User).where(User.username == demo.username))).first():
                 continue
             await service.create_user(
-                session, username=demo.username, password=DEMO_PASSWORD, role=demo.role,
-                desa=demo.desa, kecamatan=demo.kecamatan, full_name=demo.full_name,
+                session,
+                username=demo.username,
+                password=DEMO_PASSWORD,
+                role=demo.role,
+                desa=demo.desa,
+                kecamatan=demo.kecamatan,
+                full_name=demo.full_name,
             )
             created.append(demo.username)
         await session.commit()

@@ -86,7 +86,10 @@ def run(settings: Settings) -> None:
 
 async def _serve_with_supervision(settings: Settings, local: LocalCouchServer | None) -> None:
     config = uvicorn.Config(
-        create_app(settings), host=settings.http_host, port=settings.http_port, log_level="info",
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="info",
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)

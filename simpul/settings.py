@@ -58,7 +58,11 @@ class Settings(BaseSettings):
     # --- Sync gateway ---------------------------------------------------------------------------------------
     # A real batch: 100 evidence documents with two photos of ~500 kB each, base64 inline, is ~140 MB.
     max_batch_bytes: int = 200 * 1024 * 1024
+    # One document as sent (attachments inline, base64), and all its decoded attachments together.
     max_document_bytes: int = 16 * 1024 * 1024
+    # Each image attachment: its decoded bytes, and its pixels (read from the header before any pixel is decoded).
+    max_image_bytes: int = 8 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
     # Long-polls are ended by the gateway before common proxy idle limits (60 s) cut them.
     longpoll_max_s: float = 50.0
 

@@ -12,7 +12,9 @@ from server.core.state import SessionDep, StateDep
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
-async def current_user(state: StateDep, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+async def current_user(
+    state: StateDep, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> User:
     claims = state.gateway.access.claims(f"Bearer {token}" if token else None)
     return await service.active_user(session, claims.user_id)
 

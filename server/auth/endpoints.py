@@ -25,7 +25,11 @@ async def token(
     device_id: Annotated[str | None, Form(max_length=128)] = None,
 ) -> TokenPublic:
     pair = await service.login(
-        session, state.keys, username=form.username, password=form.password, device_id=device_id,
+        session,
+        state.keys,
+        username=form.username,
+        password=form.password,
+        device_id=device_id,
         refresh_ttl_s=state.settings.refresh_token_ttl_s,
     )
     return _public(pair)
@@ -39,7 +43,10 @@ async def refresh(
     device_id: Annotated[str | None, Form(max_length=128)] = None,
 ) -> TokenPublic:
     pair = await service.refresh(
-        session, state.keys, refresh_token=refresh_token, device_id=device_id,
+        session,
+        state.keys,
+        refresh_token=refresh_token,
+        device_id=device_id,
         refresh_ttl_s=state.settings.refresh_token_ttl_s,
     )
     return _public(pair)

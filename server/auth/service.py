@@ -16,7 +16,7 @@ from agent_forms import wilayah
 from server.auth.models import Assignment, RefreshToken, Role, User, utcnow
 from server.auth.passwords import hash_password, verify_password
 from server.auth.tokens import KeyRing
-from server.core.errors import BadRequest, Conflict, Unauthorized
+from server.core.errors import BadRequest, Conflict, RevokedOnReplay, Unauthorized
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ async def create_user(
 
 async def set_assignments(session: AsyncSession, user: User, codes: Sequence[str]) -> None:
     assert user.id is not None
-    await session.exec(delete(Assignment).where(col(Assignment.user_id) == user.id))  # type: ignore[call-overload]
+    await session.exec(delete(Assignment).where(col(Assignment.user_id) == user.id))
     session.add_all(Assignment(user_id=user.id, region_code=code) for code in codes)
     await session.flush()
 
@@ -92,7 +92,13 @@ async def active_user(session: AsyncSession, user_id: int) -> User:
 
 
 async def login(
-    session: AsyncSession, keys: KeyRing, *, username: str, password: str, device_id: str | None, refresh_ttl_s: int
+    session: AsyncSession,
+    keys: KeyRing,
+    *,
+    username: str,
+    password: str,
+    device_id: str | None,
+    refresh_ttl_s: int,
 ) -> TokenPair:
     user = (await session.exec(select(User).where(User.username == username))).first()
     if not verify_password(user.password_hash if user else None, password) or user is None or not user.active:
@@ -118,6 +124,7 @@ async def refresh(
     if stored.revoked_at is not None:
         if stored.replaced_by_id is not None:
             await revoke_device(session, stored.user_id, stored.device_id)
+            raise RevokedOnReplay("refresh token already used: every token of this device is revoked; log in again")
         raise Unauthorized("refresh token revoked: log in again")
     user = await active_user(session, stored.user_id)
     pair = await _issue(session, keys, user, stored.device_id, refresh_ttl_s)

@@ -10,6 +10,9 @@ from __future__ import annotations
 class SimpulError(Exception):
     status_code = 500
     code = "internal_error"
+    # True when what the service did before raising must still be committed (e.g. revoking a stolen token's
+    # device before refusing it): the request's unit of work commits, then the error is answered.
+    keeps_changes = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -26,6 +29,12 @@ class Unauthorized(SimpulError):
 
     status_code = 401
     code = "unauthorized"
+
+
+class RevokedOnReplay(Unauthorized):
+    """A rotated refresh token was presented again: the device's tokens were revoked, and that must stick."""
+
+    keeps_changes = True
 
 
 class Forbidden(SimpulError):

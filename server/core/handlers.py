@@ -6,8 +6,8 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from starlette.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
 
 from server.core.errors import SimpulError
 
@@ -31,23 +31,26 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(SimpulError)
     async def simpul_error(request: Request, exc: SimpulError) -> JSONResponse:
         return JSONResponse(
-            _body(request, exc.code, exc.message), status_code=exc.status_code, headers=_headers(exc.status_code, request)
+            _body(request, exc.code, exc.message),
+            status_code=exc.status_code,
+            headers=_headers(exc.status_code, request),
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         if _is_sync(request) and exc.status_code == 404:
-            code, status = "forbidden", 403  # never 404 on /sync: a replicator would try to create the database
+            code, status = (
+                "forbidden",
+                403,
+            )  # never 404 on /sync: a replicator would try to create the database
         else:
             status = exc.status_code
         return JSONResponse(_body(request, code, str(exc.detail)), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
         return JSONResponse(_body(request, "bad_request", problems), status_code=422)
 
     @app.exception_handler(Exception)

@@ -13,17 +13,23 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "simpul_http_requests_total", "HTTP requests by route, method and status",
-            ["route", "method", "status"], registry=self.registry,
+            "simpul_http_requests_total",
+            "HTTP requests by route, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "simpul_http_request_duration_seconds", "Time to the response headers, by route",
-            ["route", "method"], registry=self.registry,
+            "simpul_http_request_duration_seconds",
+            "Time to the response headers, by route",
+            ["route", "method"],
+            registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
         )
         self.sync_documents = Counter(
-            "simpul_sync_documents_total", "Documents written by devices, by desa and outcome",
-            ["desa", "outcome"], registry=self.registry,
+            "simpul_sync_documents_total",
+            "Documents written by devices, by desa and outcome",
+            ["desa", "outcome"],
+            registry=self.registry,
         )
 
     def documents(self, desa: str, *, accepted: int, refused: int) -> None:

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from replication.couch import CouchClient
 from server.auth.tokens import KeyRing
+from server.core.errors import SimpulError
 from server.core.metrics import Metrics
 from server.gateway.service import Gateway
 from simpul.settings import Settings
@@ -43,7 +44,12 @@ def get_settings(state: StateDep) -> Settings:
 async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: the one place an API request commits."""
     async with state.sessions() as session:
-        yield session
+        try:
+            yield session
+        except SimpulError as exc:
+            if exc.keeps_changes:
+                await session.commit()
+            raise
         await session.commit()
 
 

@@ -70,6 +70,7 @@ class SyncAccess:
         if principal.role is not Role.pendamping:
             return []
         async with self.sessions() as session:
-            codes = (await session.exec(select(Assignment.region_code).where(
-                Assignment.user_id == principal.user_id))).all()
+            codes = (
+                await session.exec(select(Assignment.region_code).where(Assignment.user_id == principal.user_id))
+            ).all()
         return sorted(desa_db_name(code) for code in codes if desa_code_of_db(desa_db_name(code)))

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +32,7 @@ from server.gateway import paths
 from server.gateway.access import Principal, SyncAccess
 from server.gateway.multipart import parse_related
 from server.gateway.paths import SyncPath, Target
-from server.gateway.validation import DocumentValidator, IncomingDoc, Refusal, WriteContext
+from server.gateway.validation import Accepted, DocumentValidator, IncomingDoc, Outcome, Refusal, WriteContext
 
 log = logging.getLogger(__name__)
 
@@ -216,8 +216,11 @@ class Gateway:
         incoming = [
             IncomingDoc(doc, len(orjson.dumps(doc))) if isinstance(doc, dict) else IncomingDoc({}, 0) for doc in docs
         ]
-        ctx = await self._context(target.db, desa_code, principal, [d.body.get("_id") for d in incoming])
-        verdicts = await asyncio.to_thread(lambda: [self.validator(doc, ctx) for doc in incoming])
+        ctx, issues = await self._context(
+            target.db, desa_code, principal, [d.body for d in incoming], new_edits=new_edits
+        )
+        outcomes = await asyncio.to_thread(lambda: [self.validator(doc, ctx) for doc in incoming])
+        verdicts = [o if isinstance(o, Refusal) else None for o in outcomes]
         accepted = [doc.body for doc, refusal in zip(incoming, verdicts, strict=True) if refusal is None]
         refused = [(doc.body, refusal) for doc, refusal in zip(incoming, verdicts, strict=True) if refusal]
         # The refusal reaches the device as a document before it is told "forbidden": if writing it fails the
@@ -229,6 +232,13 @@ class Gateway:
                 upstream = await self.couch.bulk_docs(target.db, accepted, new_edits=new_edits)
             except CouchUnavailable as exc:
                 raise ServiceUnavailable("the database server is not reachable; try again") from exc
+        failed = {r.get("id") for r in upstream if r.get("error")}
+        stored = [
+            (doc.body, outcome)
+            for doc, outcome in zip(incoming, outcomes, strict=True)
+            if not isinstance(outcome, Refusal) and doc.body.get("_id") not in failed
+        ]
+        await self._settle_issues(target.db, desa_code, principal, stored, issues)
         self.metrics.documents(desa_code, accepted=len(accepted), refused=len(refused))
         return _json_response(201, _merge_bulk_results(docs, verdicts, upstream, new_edits))
 
@@ -265,15 +275,18 @@ class Gateway:
                 doc = self._parse_json_object(body)
             if doc.setdefault("_id", target.doc_id) != target.doc_id:
                 raise BadRequest("the document's _id differs from the id in the path")
-        ctx = await self._context(target.db, desa_code, principal, [target.doc_id])
+        ctx, issues = await self._context(
+            target.db, desa_code, principal, [doc], new_edits=query.get("new_edits") != "false"
+        )
         incoming = IncomingDoc(doc, len(body), attachments)
-        refusal = await asyncio.to_thread(self.validator, incoming, ctx)
-        if refusal is not None:
-            await self._record_refusals(target.db, desa_code, principal, [(doc, refusal)])
+        outcome = await asyncio.to_thread(self.validator, incoming, ctx)
+        if isinstance(outcome, Refusal):
+            await self._record_refusals(target.db, desa_code, principal, [(doc, outcome)])
             self.metrics.documents(desa_code, accepted=0, refused=1)
-            return _json_response(403, {"error": "forbidden", "reason": refusal.reason})
+            return _json_response(403, {"error": "forbidden", "reason": outcome.reason})
         response = await self._relay(request, target.upstream_path(), query.raw, body=body)
         if response.status_code < 300:
+            await self._settle_issues(target.db, desa_code, principal, [(doc, outcome)], issues)
             self.metrics.documents(desa_code, accepted=1, refused=0)
         return response
 
@@ -285,40 +298,96 @@ class Gateway:
 
     # --- helpers ------------------------------------------------------------------------------------------
 
-    async def _context(self, db: str, desa_code: str, principal: Principal, ids: Sequence[object]) -> WriteContext:
-        wanted = sorted({i for i in ids if isinstance(i, str) and not i.startswith(("_design/", "_local/"))})
+    async def _context(
+        self, db: str, desa_code: str, principal: Principal, docs: Sequence[Mapping[str, Any]], *, new_edits: bool
+    ) -> tuple[WriteContext, frozenset[str]]:
+        """The write's context, and which ``sync_issue`` documents the write may settle already exist (those of
+        the written ids and of the ids they supersede) — looked up in the same request, so a batch with no issue
+        to settle costs no extra round trip."""
+        ids = {i for d in docs if isinstance(i := d.get("_id"), str) and not i.startswith(("_design/", "_local/"))}
+        issue_ids = {_issue_id(i) for i in ids} | {
+            _issue_id(s) for d in docs if isinstance(s := d.get("supersedes"), str) and s
+        }
         try:
-            existing = await self.couch.current_revs(db, wanted)
+            current = await self.couch.current_revs(db, sorted(ids | issue_ids))
         except CouchUnavailable as exc:
             raise ServiceUnavailable("the database server is not reachable; try again") from exc
-        return WriteContext(db, desa_code, principal.username, principal.device_id, existing)
+        existing = {i: rev for i, rev in current.items() if i in ids}
+        ctx = WriteContext(db, desa_code, principal.username, principal.device_id, existing, new_edits=new_edits)
+        return ctx, frozenset(i for i in current if i in issue_ids)
 
     async def _record_refusals(
         self, db: str, desa_code: str, principal: Principal, refused: Sequence[tuple[Mapping[str, Any], Refusal]]
     ) -> None:
-        issues = {}
+        plans: dict[str, _Plan] = {}
         for doc, refusal in refused:
             doc_id = doc.get("_id")
             if not isinstance(doc_id, str) or not doc_id:
                 continue  # nothing to address the issue to; the forbidden entry is all the device gets
-            issues[f"sync_issue:{doc_id}"] = sync_issue_doc(doc, desa_code, principal, refusal)
-        if not issues:
+            plans[_issue_id(doc_id)] = _replace_with(sync_issue_doc(doc, desa_code, principal, refusal))
+        try:
+            await self._write_issues(db, plans)
+        except CouchError as exc:
+            raise ServiceUnavailable("could not record the refusal; try again") from exc
+
+    async def _settle_issues(
+        self,
+        db: str,
+        desa_code: str,
+        principal: Principal,
+        stored: Sequence[tuple[Mapping[str, Any], Outcome]],
+        existing: frozenset[str],
+    ) -> None:
+        """What stored documents change in the ``sync_issue`` documents, after they are stored.
+
+        - A document accepted with warnings gets ``sync_issue:<its id>`` with ``status: "warning"``.
+        - A document stored under an id that was refused before (the device fixed it in place before it ever
+          synced) resolves that id's open issue.
+        - A correction, ``supersedes: <id>``, resolves ``sync_issue:<id>`` when it is open (or a warning):
+          ``status: "resolved"``, ``resolved_by: <the correction's id>``.
+
+        Server-owned writes, idempotent (a re-sent batch changes nothing). They never fail the device's write,
+        which is already stored: a failure is logged, and the pipeline, which sees every stored correction, can
+        settle the issue again. A correction synced before the document it corrects was refused (a different
+        device, a later batch) leaves that refusal open until the pipeline settles it.
+        """
+        plans: dict[str, _Plan] = {}
+        for doc, outcome in stored:
+            doc_id = doc.get("_id")
+            if not isinstance(doc_id, str) or not doc_id:
+                continue
+            own = _issue_id(doc_id)
+            if isinstance(outcome, Accepted) and outcome.warnings:
+                _add_plan(plans, own, _replace_with(warning_issue_doc(doc, desa_code, principal, outcome)))
+            elif own in existing:
+                _add_plan(plans, own, _resolve(doc_id, ("open",)))
+            supersedes = doc.get("supersedes")
+            if isinstance(supersedes, str) and _issue_id(supersedes) in existing:
+                _add_plan(plans, _issue_id(supersedes), _resolve(doc_id, ("open", "warning")))
+        if not plans:
+            return
+        try:
+            await self._write_issues(db, plans)
+        except CouchError:
+            log.warning("could not settle the sync issues of %s in %s", sorted(plans), db, exc_info=True)
+
+    async def _write_issues(self, db: str, plans: Mapping[str, _Plan]) -> None:
+        """Create or update server-owned ``sync_issue`` documents: each plan gets the current document (or
+        ``None``) and gives the new body, or ``None`` when nothing must change. Another gateway replica may write
+        the same issue at the same time: a conflict is read again and retried. Raises :class:`CouchError`."""
+        if not plans:
             return
         for _attempt in range(3):
             try:
-                current = await self.couch.current_revs(db, sorted(issues))
-                existing = {
-                    row["_id"]: row
-                    for row in await self._fetch_docs(db, [i for i in issues if i in current])
-                }
+                current = await self.couch.current_revs(db, sorted(plans))
+                before_docs = {row["_id"]: row for row in await self._fetch_docs(db, [i for i in plans if i in current])}
                 writes = []
-                for issue_id, issue in issues.items():
-                    before = existing.get(issue_id)
-                    if before is not None:
-                        if _same_issue(before, issue):
-                            continue
-                        issue = {**issue, "_rev": before["_rev"], "created_at": before.get("created_at")}
-                    writes.append(issue)
+                for issue_id, plan in plans.items():
+                    before = before_docs.get(issue_id)
+                    after = plan(before)
+                    if after is None:
+                        continue
+                    writes.append({**after, "_rev": before["_rev"]} if before is not None else after)
                 if not writes:
                     return
                 results = await self.couch.bulk_docs(db, writes)
@@ -326,9 +395,7 @@ class Gateway:
                     return
             except CouchConflict:
                 continue
-            except CouchError as exc:
-                raise ServiceUnavailable("could not record the refusal; try again") from exc
-        raise ServiceUnavailable("could not record the refusal after concurrent updates; try again")
+        raise CouchConflict(f"sync issues of {db} kept changing under concurrent updates")
 
     async def _fetch_docs(self, db: str, ids: Sequence[str]) -> list[dict[str, Any]]:
         if not ids:
@@ -401,6 +468,14 @@ class Gateway:
             log.error("CouchDB refused the gateway's own credentials (%s) on %s", upstream.status_code, request.method)
             raise ServiceUnavailable("the database server refused the gateway; an operator must check its credentials")
         relayed = {k: v for k in _RELAYED_HEADERS if (v := upstream.headers.get(k))}
+        if upstream.status_code >= 400 and request.method != "HEAD":
+            try:
+                body_bytes = await upstream.aread()
+            except httpx.TransportError as exc:
+                raise ServiceUnavailable("the database server is not reachable; try again") from exc
+            finally:
+                await stack.aclose()
+            return _json_response(upstream.status_code, _couch_error_body(body_bytes, upstream.status_code))
         if request.method == "HEAD":
             await stack.aclose()
             return Response(status_code=upstream.status_code, headers=relayed)
@@ -459,6 +534,18 @@ def _caught_up(since: str | None) -> dict[str, Any]:
     return {"results": [], "last_seq": last_seq}
 
 
+def _couch_error_body(body: bytes, status: int) -> dict[str, Any]:
+    """Upstream errors always reach the client as JSON ``{"error","reason"}`` (pouchdb-server labels some of its
+    error bodies text/plain, and a proxy in between may answer HTML)."""
+    try:
+        parsed = orjson.loads(body)
+        if isinstance(parsed, dict) and "error" in parsed:
+            return {"error": str(parsed["error"]), "reason": str(parsed.get("reason", ""))}
+    except orjson.JSONDecodeError:
+        pass
+    return {"error": "unknown_error" if status < 500 else "service_unavailable", "reason": f"upstream status {status}"}
+
+
 def _int_param(query: Query, name: str) -> int | None:
     value = query.get(name)
     if value is None or value in ("", "true"):
@@ -494,13 +581,18 @@ def _merge_bulk_results(
     return merged
 
 
-def sync_issue_doc(
-    doc: Mapping[str, Any], desa_code: str, principal: Principal, refusal: Refusal
-) -> dict[str, Any]:
-    """The refusal as a document of the desa database, so the device learns it through replication."""
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+def _issue_id(doc_id: str) -> str:
+    return f"sync_issue:{doc_id}"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _issue_base(doc: Mapping[str, Any], desa_code: str, principal: Principal, status: str) -> dict[str, Any]:
+    now = _now()
     return {
-        "_id": f"sync_issue:{doc.get('_id')}",
+        "_id": _issue_id(str(doc.get("_id"))),
         "type": "sync_issue",
         "doc_id": doc.get("_id"),
         "doc_rev": doc.get("_rev"),
@@ -508,14 +600,90 @@ def sync_issue_doc(
         "desa": desa_code,
         "agent_id": principal.username,
         "device_id": principal.device_id,
-        "status": "open",
-        "reason": refusal.reason,
-        "problems": [p.as_json() for p in refusal.problems],
+        "status": status,
         "created_at": now,
         "updated_at": now,
     }
 
 
+def sync_issue_doc(
+    doc: Mapping[str, Any], desa_code: str, principal: Principal, refusal: Refusal
+) -> dict[str, Any]:
+    """The refusal as a document of the desa database, so the device learns it through replication.
+
+    ``status`` is ``open`` until a document that supersedes the refused one is stored (then ``resolved``, with
+    ``resolved_by``). ``problems`` lists every error as ``{"field", "code", "message"}``; ``warnings`` the soft
+    checks the refused document would also have earned.
+    """
+    return {
+        **_issue_base(doc, desa_code, principal, "open"),
+        "reason": refusal.reason,
+        "problems": [p.as_dict() for p in refusal.problems],
+        "warnings": [p.as_dict() for p in refusal.warnings],
+    }
+
+
+def warning_issue_doc(
+    doc: Mapping[str, Any], desa_code: str, principal: Principal, accepted: Accepted
+) -> dict[str, Any]:
+    """The warnings of an accepted document, beside it (never inside it: its revision is the device's).
+
+    ``status: "warning"``: the document is stored and goes through the pipeline; the pendamping sees what to
+    check, and a correction (``supersedes``) marks it ``resolved``. ``metadata`` holds what validation learnt
+    from the attachments (format, size, EXIF capture time and GPS).
+    """
+    first = accepted.warnings[0].sentence()
+    rest = len(accepted.warnings) - 1
+    return {
+        **_issue_base(doc, desa_code, principal, "warning"),
+        "reason": f"Diterima dengan catatan: {first}" + (f" Ada {rest} catatan lain." if rest else ""),
+        "problems": [],
+        "warnings": [p.as_dict() for p in accepted.warnings],
+        "metadata": dict(accepted.metadata),
+    }
+
+
+# A plan for one sync_issue document: the current document (or None) → the new body, or None to leave it.
+_Plan = Callable[[Mapping[str, Any] | None], dict[str, Any] | None]
+
+
+def _replace_with(issue: dict[str, Any]) -> _Plan:
+    def plan(before: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if before is None:
+            return issue
+        if _same_issue(before, issue):
+            return None
+        return {**issue, "created_at": before.get("created_at", issue["created_at"])}
+
+    return plan
+
+
+def _resolve(by: str, statuses: tuple[str, ...]) -> _Plan:
+    def plan(before: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if before is None or before.get("status") not in statuses:
+            return None  # nothing to resolve, or already resolved: idempotent
+        now = _now()
+        body = {k: v for k, v in before.items() if k != "_rev"}
+        return {**body, "status": "resolved", "resolved_by": by, "resolved_at": now, "updated_at": now}
+
+    return plan
+
+
+def _add_plan(plans: dict[str, _Plan], issue_id: str, plan: _Plan) -> None:
+    """Two changes to one issue in one batch (a document and its correction side by side) apply in order."""
+    first = plans.get(issue_id)
+    if first is None:
+        plans[issue_id] = plan
+        return
+
+    def both(before: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        middle = first(before)
+        after = plan(middle if middle is not None else before)
+        return after if after is not None else middle
+
+    plans[issue_id] = both
+
+
 def _same_issue(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
-    keys = ("doc_rev", "reason", "problems", "status")
+    keys = ("doc_rev", "reason", "problems", "warnings", "status")
     return all(before.get(k) == after.get(k) for k in keys)

@@ -7,7 +7,7 @@ import warnings
 from typing import Any
 
 import pytest
-from forms_testkit import (
+from tests.agent_forms.forms_testkit import (
     AGENT,
     DESA_DIGITS,
     LIMITS,

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from forms_testkit import AGENT, DESA_DIGITS, LIMITS, fresh, make_nik
+from tests.agent_forms.forms_testkit import AGENT, DESA_DIGITS, LIMITS, fresh, make_nik
 from pydantic import ValidationError
 
 from agent_forms import Verdict, validate_document

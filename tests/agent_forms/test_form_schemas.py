@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from forms_testkit import BUILDERS, fresh
+from tests.agent_forms.forms_testkit import BUILDERS, fresh
 
 from agent_forms import FORMS, form_schema, list_forms
 

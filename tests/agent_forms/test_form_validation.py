@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 import pytest
-from forms_testkit import AGENT, BUILDERS, DESA, DESA_DIGITS, LIMITS, fresh
+from tests.agent_forms.forms_testkit import AGENT, BUILDERS, DESA, DESA_DIGITS, LIMITS, fresh
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import Field

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import shutil
@@ -28,7 +29,12 @@ class PouchDevice:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self._process = subprocess.Popen(
-            [node, str(SCRIPT)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+            [node, str(SCRIPT)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
         )
         self._ids = itertools.count(1)
         self._write_lock = threading.Lock()
@@ -50,7 +56,7 @@ class PouchDevice:
             event.set()
 
     def call(self, cmd: str, **args: Any) -> Any:
-        event, box = threading.Event(), []
+        event, box = threading.Event(), list[dict[str, Any]]()
         with self._write_lock:
             message_id = next(self._ids)
             self._pending[message_id] = (event, box)
@@ -81,10 +87,8 @@ class PouchDevice:
 
     def close(self) -> None:
         if self._process.poll() is None:
-            try:
+            with contextlib.suppress(DeviceError):
                 self.call("close")
-            except DeviceError:
-                pass
             assert self._process.stdin
             self._process.stdin.close()
             try:

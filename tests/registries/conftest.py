@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from registries_testkit import ReferenceStore
+from tests.registries.registries_testkit import ReferenceStore
 
 from registries.generator import ReferenceDataGenerator, emit_changes, load
 from registries.simulator.server import settings_for, simulator_in_thread

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from registries_testkit import ReferenceStore
+from tests.registries.registries_testkit import ReferenceStore
 
 from registries import tables as t
 from registries.errors import InvalidCursor, InvalidQuery

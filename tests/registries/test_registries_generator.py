@@ -9,7 +9,7 @@ from statistics import mean
 from typing import Any
 
 import pytest
-from registries_testkit import ReferenceStore
+from tests.registries.registries_testkit import ReferenceStore
 from sqlalchemy import Engine, func, select
 
 from agent_forms import wilayah

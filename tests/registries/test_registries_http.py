@@ -11,7 +11,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 from pydantic import SecretStr
-from registries_testkit import ReferenceStore
+from tests.registries.registries_testkit import ReferenceStore
 
 from registries.config import RegistriesSettings
 from registries.errors import (
