@@ -74,6 +74,7 @@ class LocalCouchServer:
             env={**os.environ, "NODE_ENV": "production"},
         )
         log_file.close()
+        (self.data_dir / "pouchdb-server.pid").write_text(str(self.process.pid))
         self._wait_ready(timeout_s)
         log.info("local CouchDB-compatible server listening on %s (pid %s)", self.url, self.process.pid)
 

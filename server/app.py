@@ -15,10 +15,11 @@ from server.auth.tokens import KeyRing
 from server.core import handlers
 from server.core.metrics import Metrics, MetricsMiddleware
 from server.core.state import AppState
+from server.forms.endpoints import router as forms_router
 from server.gateway.access import SyncAccess
 from server.gateway.endpoints import router as sync_router
 from server.gateway.service import Gateway
-from server.gateway.validation import GatewayRules, ValidatorChain
+from server.gateway.validation import FormsValidator, GatewayRules, ValidatorChain
 from server.health.endpoints import router as health_router
 from simpul.db import make_async_engine
 from simpul.schema import create_tables
@@ -35,7 +36,8 @@ def create_app(settings: Settings) -> FastAPI:
         sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         couch = CouchClient(settings.resolved_couchdb_url, max_connections=settings.couchdb_max_connections)
         keys = KeyRing.from_settings(settings)
-        validator = ValidatorChain([GatewayRules(settings.max_document_bytes)])
+        # The cheap gateway rules first: an oversize document is refused before its images are decoded.
+        validator = ValidatorChain([GatewayRules(settings.max_document_bytes), FormsValidator.from_settings(settings)])
         gateway = Gateway(
             couch,
             SyncAccess(keys, sessions),
@@ -55,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     handlers.install(app)
     app.include_router(sync_router)
     app.include_router(auth_router)
+    app.include_router(forms_router)
     app.include_router(health_router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

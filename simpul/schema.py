@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 import server.auth.models  # noqa: F401  (registers the tables)
+import sync.tables  # noqa: F401  (registers the tables)
 
 
 async def create_tables(engine: AsyncEngine) -> None:

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from registries.config import RegistriesSettings
+from sync.config import WorkerSettings
 
 
 class Environment(StrEnum):
@@ -22,9 +23,7 @@ class Environment(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SIMPUL_", env_file=".env", env_nested_delimiter="__", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="SIMPUL_", env_file=".env", env_nested_delimiter="__", extra="ignore")
 
     environment: Environment = Environment.development
     data_dir: Path = Field(Path("var"), description="Where local state lives: SQLite file, local CouchDB data, keys.")
@@ -68,6 +67,9 @@ class Settings(BaseSettings):
 
     # --- Reference sources (registries/) --------------------------------------------------------------------
     registries: RegistriesSettings = Field(default_factory=RegistriesSettings)
+
+    # --- Changes-feed worker (sync/) ------------------------------------------------------------------------
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @model_validator(mode="after")
     def _refuse_development_shortcuts_in_production(self) -> Self:

@@ -39,16 +39,16 @@ log = logging.getLogger(__name__)
 # Query parameters a replicator sends, per endpoint. Anything else is refused rather than passed to a backend
 # that may misread it.
 _DOC_READ_PARAMS = frozenset(
-    "rev revs revs_info open_revs latest attachments att_encoding_info atts_since conflicts deleted_conflicts "
+    "rev revs revs_info open_revs latest attachments att_encoding_info atts_since conflicts deleted_conflicts "  # noqa: SIM905
     "local_seq meta".split()
 )
 _ALLOWED_PARAMS: dict[str, frozenset[str]] = {
     "_changes": frozenset(
-        "since limit feed heartbeat timeout style include_docs descending conflicts attachments "
+        "since limit feed heartbeat timeout style include_docs descending conflicts attachments "  # noqa: SIM905
         "att_encoding_info filter doc_ids seq_interval return_docs".split()
     ),
     "_all_docs": frozenset(
-        "include_docs conflicts attachments keys key startkey endkey start_key end_key limit skip descending "
+        "include_docs conflicts attachments keys key startkey endkey start_key end_key limit skip descending "  # noqa: SIM905
         "inclusive_end update_seq".split()
     ),
     "_bulk_get": frozenset({"revs", "latest", "attachments", "att_encoding_info"}),
@@ -200,8 +200,13 @@ class Gateway:
             read_timeout = heartbeat / 1000 * 3 + 5 if heartbeat else None
         deadline = self.longpoll_max_s if feed == "longpoll" else None
         return await self._relay(
-            request, target.upstream_path(), query.raw, body=body, read_timeout_s=read_timeout,
-            longpoll_deadline_s=deadline, since=query.get("since"),
+            request,
+            target.upstream_path(),
+            query.raw,
+            body=body,
+            read_timeout_s=read_timeout,
+            longpoll_deadline_s=deadline,
+            since=query.get("since"),
         )
 
     async def _bulk_docs(self, request: Request, target: SyncPath, principal: Principal, desa_code: str) -> Response:
@@ -238,6 +243,8 @@ class Gateway:
             for doc, outcome in zip(incoming, outcomes, strict=True)
             if not isinstance(outcome, Refusal) and doc.body.get("_id") not in failed
         ]
+        # A correction may come in the same batch as the document it corrects, whose issue was just written.
+        issues |= {_issue_id(i) for doc, _ in refused if isinstance(i := doc.get("_id"), str) and i}
         await self._settle_issues(target.db, desa_code, principal, stored, issues)
         self.metrics.documents(desa_code, accepted=len(accepted), refused=len(refused))
         return _json_response(201, _merge_bulk_results(docs, verdicts, upstream, new_edits))
@@ -380,7 +387,9 @@ class Gateway:
         for _attempt in range(3):
             try:
                 current = await self.couch.current_revs(db, sorted(plans))
-                before_docs = {row["_id"]: row for row in await self._fetch_docs(db, [i for i in plans if i in current])}
+                before_docs = {
+                    row["_id"]: row for row in await self._fetch_docs(db, [i for i in plans if i in current])
+                }
                 writes = []
                 for issue_id, plan in plans.items():
                     before = before_docs.get(issue_id)
@@ -401,7 +410,10 @@ class Gateway:
         if not ids:
             return []
         result = await self.couch.request(
-            "POST", f"/{db}/_all_docs", json={"keys": list(ids)}, params={"include_docs": "true"},
+            "POST",
+            f"/{db}/_all_docs",
+            json={"keys": list(ids)},
+            params={"include_docs": "true"},
             what=f"sync issues of {db}",
         )
         return [row["doc"] for row in result.get("rows", []) if row.get("doc")]
@@ -509,7 +521,7 @@ async def _stream_body(
             except TimeoutError:
                 closing = _caught_up(since)
                 if opening:
-                    yield b"],\n\"last_seq\":" + orjson.dumps(closing["last_seq"]) + b"}\n"
+                    yield b'],\n"last_seq":' + orjson.dumps(closing["last_seq"]) + b"}\n"
                 else:
                     yield orjson.dumps(closing) + b"\n"
                 return
@@ -606,9 +618,7 @@ def _issue_base(doc: Mapping[str, Any], desa_code: str, principal: Principal, st
     }
 
 
-def sync_issue_doc(
-    doc: Mapping[str, Any], desa_code: str, principal: Principal, refusal: Refusal
-) -> dict[str, Any]:
+def sync_issue_doc(doc: Mapping[str, Any], desa_code: str, principal: Principal, refusal: Refusal) -> dict[str, Any]:
     """The refusal as a document of the desa database, so the device learns it through replication.
 
     ``status`` is ``open`` until a document that supersedes the refused one is stored (then ``resolved``, with
@@ -653,6 +663,8 @@ def _replace_with(issue: dict[str, Any]) -> _Plan:
             return issue
         if _same_issue(before, issue):
             return None
+        if before.get("status") == "resolved" and before.get("doc_rev") == issue.get("doc_rev"):
+            return None  # the same revision sent again after a correction resolved it: stays resolved
         return {**issue, "created_at": before.get("created_at", issue["created_at"])}
 
     return plan

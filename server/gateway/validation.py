@@ -100,9 +100,7 @@ class GatewayRules:
         if not isinstance(doc_id, str) or not doc_id:
             return refuse(Problem("_id", "id.missing", "Dokumen harus mempunyai _id berupa teks"))
         if doc_id.startswith("_design/"):
-            return refuse(
-                Problem("_id", "id.design", "Dokumen _design/ tidak boleh dikirim dari perangkat")
-            )
+            return refuse(Problem("_id", "id.design", "Dokumen _design/ tidak boleh dikirim dari perangkat"))
         if doc_id.startswith("_local/"):
             return refuse(Problem("_id", "id.local", "Dokumen _local/ tidak boleh dikirim dalam batch"))
         if doc.size_bytes > self.max_document_bytes:

@@ -49,6 +49,11 @@ function attachmentBytes(size, seed) {
   return buf;
 }
 
+// A uuid-shaped document key that sorts by j: 00000000-0000-4000-8000-00000000002a for j = 42.
+function keyFrom(j) {
+  return `00000000-0000-4000-8000-${j.toString(16).padStart(12, '0')}`;
+}
+
 const commands = {
   async open({ name, dir, adapter }) {
     if (dbs.has(name)) return true;
@@ -61,12 +66,20 @@ const commands = {
     const options = new_edits === false ? { new_edits: false } : {};
     return local(db).bulkDocs(docs, options);
   },
-  async generate({ db, count, prefix, attachmentEvery, attachmentSize, start }) {
-    // Fast local generation: batches of 500; every Nth document gets a binary "photo".
+  async generate({ db, count, prefix, attachmentEvery, attachmentSize, start, template }) {
+    // Fast local generation: batches of 500. Without a template: generic `bench` documents, every Nth with a
+    // binary "photo". With a template (a valid form document, e.g. a household): each document is a deep copy of
+    // it (its own _attachments included) with `_id` = `${prefix}:${uuid-shaped key from j}`, so `prefix` must
+    // name the template's type (`household` or `household:run42`); `attachmentEvery` then adds nothing, as a form
+    // accepts only the attachments it declares.
     const from = start || 0;
     for (let i = from; i < from + count; i += 500) {
       const docs = [];
       for (let j = i; j < Math.min(i + 500, from + count); j++) {
+        if (template) {
+          docs.push({ ...JSON.parse(JSON.stringify(template)), _id: `${prefix}:${keyFrom(j)}` });
+          continue;
+        }
         const doc = { _id: `${prefix}:${String(j).padStart(6, '0')}`, type: 'bench', n: j, text: 'x'.repeat(200) };
         if (attachmentEvery && j % attachmentEvery === 0) {
           doc._attachments = { 'photo.jpg': { content_type: 'image/jpeg', data: attachmentBytes(attachmentSize || 20000, j).toString('base64') } };

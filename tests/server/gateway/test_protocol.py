@@ -18,6 +18,8 @@ from server.auth import service
 from server.auth.models import User
 from server.auth.tokens import KeyRing
 from simpul.db import make_async_engine
+from tests.agent_forms.forms_testkit import jpeg_bytes
+from tests.fixtures.forms import form_doc
 from tests.fixtures.gateway import KEMIREN_DB, LATENG, LATENG_DB, GatewayProcess, ServerEnv, login
 
 pytestmark = pytest.mark.live
@@ -196,8 +198,10 @@ def test_unsupported_filters_and_parameters_are_refused_and_the_backend_survives
 
 
 def test_doc_ids_filter_is_served(lateng_client: httpx.Client):
-    doc_id = f"ids-{uuid.uuid4().hex}"
-    lateng_client.post(f"/sync/{LATENG_DB}/_bulk_docs", json={"docs": [{"_id": doc_id}, {"_id": doc_id + "-x"}]})
+    key = f"ids-{uuid.uuid4().hex}"
+    doc_id = f"household:{key}"
+    docs = [form_doc("household", key=key), form_doc("household", key=key + "-x")]
+    lateng_client.post(f"/sync/{LATENG_DB}/_bulk_docs", json={"docs": docs})
     response = lateng_client.post(f"/sync/{LATENG_DB}/_changes?filter=_doc_ids&since=0", json={"doc_ids": [doc_id]})
     assert response.status_code == 200
     assert [r["id"] for r in response.json()["results"]] == [doc_id]
@@ -217,30 +221,36 @@ def test_a_long_poll_with_no_change_ends_with_the_clients_since(lateng_client: h
 
 def test_bulk_docs_with_new_edits_keeps_one_result_per_document_in_order(lateng_client: httpx.Client):
     base = uuid.uuid4().hex
-    docs = [{"_id": f"{base}-1"}, {"_id": "_design/nope"}, {"_id": f"{base}-2"}]
+    docs = [form_doc("household", key=f"{base}-1"), {"_id": "_design/nope"}, form_doc("household", key=f"{base}-2")]
     response = lateng_client.post(f"/sync/{LATENG_DB}/_bulk_docs", json={"docs": docs})
     assert response.status_code == 201
     results = response.json()
-    assert [r["id"] for r in results] == [f"{base}-1", "_design/nope", f"{base}-2"]
+    assert [r["id"] for r in results] == [f"household:{base}-1", "_design/nope", f"household:{base}-2"]
     assert results[0]["ok"] and results[1]["error"] == "forbidden" and results[2]["ok"]
 
 
 def test_couchdb_replicator_endpoints(lateng_client: httpx.Client):
-    doc_id = f"mp-{uuid.uuid4().hex}"
+    doc_id = f"evidence:mp-{uuid.uuid4().hex}"
     boundary = "abc123"
-    photo = bytes(range(256)) * 10
+    photo, document_photo = jpeg_bytes(exif_time="2025:09:14 08:45:10"), jpeg_bytes((80, 60))
     doc = {
+        **form_doc("evidence"),
         "_id": doc_id,
         "_rev": "1-abcdef",
         "_revisions": {"start": 1, "ids": ["abcdef"]},
-        "_attachments": {"p.bin": {"content_type": "application/octet-stream", "length": len(photo), "follows": True}},
+        "_attachments": {
+            name: {"content_type": "image/jpeg", "length": len(data), "follows": True}
+            for name, data in (("depan.jpg", photo), ("kk.jpg", document_photo))
+        },
     }
     body = (
         (
             f"--{boundary}\r\nContent-Type: application/json\r\n\r\n{json.dumps(doc)}\r\n"
-            f'--{boundary}\r\nContent-Disposition: attachment; filename="p.bin"\r\n\r\n'
+            f'--{boundary}\r\nContent-Disposition: attachment; filename="depan.jpg"\r\n\r\n'
         ).encode()
         + photo
+        + f'\r\n--{boundary}\r\nContent-Disposition: attachment; filename="kk.jpg"\r\n\r\n'.encode()
+        + document_photo
         + f"\r\n--{boundary}--".encode()
     )
     response = lateng_client.put(
@@ -249,8 +259,8 @@ def test_couchdb_replicator_endpoints(lateng_client: httpx.Client):
         headers={"Content-Type": f'multipart/related; boundary="{boundary}"'},
     )
     assert response.status_code == 201, response.text
-    assert lateng_client.get(f"/sync/{LATENG_DB}/{doc_id}/p.bin").content == photo
-    assert lateng_client.get(f"/sync/{LATENG_DB}/{doc_id}/p.bin").headers["content-type"] == "application/octet-stream"
+    assert lateng_client.get(f"/sync/{LATENG_DB}/{doc_id}/depan.jpg").content == photo
+    assert lateng_client.get(f"/sync/{LATENG_DB}/{doc_id}/kk.jpg").headers["content-type"] == "image/jpeg"
     ensure = lateng_client.post(f"/sync/{LATENG_DB}/_ensure_full_commit", json={})
     assert ensure.status_code == 201
     normal = lateng_client.get(f"/sync/{LATENG_DB}/_changes", params={"feed": "normal", "style": "all_docs"})
@@ -299,7 +309,7 @@ def test_a_dead_backend_is_503_json_and_health_says_so(gateway_factory):
 
 def test_health_and_metrics(gateway: GatewayProcess, lateng_client: httpx.Client):
     assert httpx.get(gateway.url + "/healthz").json()["status"] == "ok"
-    lateng_client.post(f"/sync/{LATENG_DB}/_bulk_docs", json={"docs": [{"_id": f"m-{uuid.uuid4().hex}"}]})
+    lateng_client.post(f"/sync/{LATENG_DB}/_bulk_docs", json={"docs": [form_doc("household")]})
     text = httpx.get(gateway.url + "/metrics").text
     assert f'simpul_sync_documents_total{{desa="{LATENG}",outcome="accepted"}}' in text
     assert 'simpul_http_requests_total{method="POST",route="/sync/{path:path}",status="201"}' in text

@@ -12,13 +12,19 @@ import httpx
 import pytest
 
 from replication.localserver import LocalCouchServer
-from tests.fixtures.gateway import KEMIREN_DB, LATENG_DB, GatewayProcess, login
+from tests.fixtures.forms import form_doc
+from tests.fixtures.gateway import KEMIREN, KEMIREN_DB, LATENG_DB, GatewayProcess, login
 
 pytestmark = pytest.mark.live
 
 
 def _prefix() -> str:
     return f"t{uuid.uuid4().hex[:8]}"
+
+
+def _households(prefix: str) -> str:
+    """Devices write form documents only: generated documents are valid households under ``household:<prefix>``."""
+    return f"household:{prefix}"
 
 
 def _upstream_docs(couch: LocalCouchServer, db: str, prefix: str) -> dict[str, Any]:
@@ -41,13 +47,18 @@ def test_push_then_pull_1000_documents_with_photos_identical(gateway: GatewayPro
     sender = device_factory("sender")
     sender.open(LATENG_DB)
     sender.set_token(token)
-    sender.call("generate", db=LATENG_DB, count=1000, prefix=prefix, attachmentEvery=10, attachmentSize=30_000)
+    # 900 households and 100 evidence documents, each with two real JPEG photos.
+    sender.call("generate", db=LATENG_DB, count=900, prefix=f"household:{prefix}", template=form_doc("household"))
+    sender.call("generate", db=LATENG_DB, count=100, prefix=f"evidence:{prefix}", template=form_doc("evidence"))
 
     pushed = sender.replicate(LATENG_DB, f"{gateway.url}/sync/{LATENG_DB}", "push")
     assert pushed["ok"], pushed
     assert pushed["docs_written"] == 1000 and pushed["denied"] == []
 
-    stored = _upstream_docs(couch_server, LATENG_DB, prefix)
+    stored = {
+        **_upstream_docs(couch_server, LATENG_DB, f"household:{prefix}"),
+        **_upstream_docs(couch_server, LATENG_DB, f"evidence:{prefix}"),
+    }
     assert len(stored) == 1000
 
     receiver = device_factory("receiver")
@@ -56,15 +67,17 @@ def test_push_then_pull_1000_documents_with_photos_identical(gateway: GatewayPro
     pulled = receiver.replicate(LATENG_DB, f"{gateway.url}/sync/{LATENG_DB}", "pull")
     assert pulled["ok"], pulled
 
-    sent_docs = _device_docs(sender, LATENG_DB, prefix)
-    received_docs = _device_docs(receiver, LATENG_DB, prefix)
-    assert received_docs == sent_docs
+    for kind in ("household", "evidence"):
+        sent_docs = _device_docs(sender, LATENG_DB, f"{kind}:{prefix}")
+        received_docs = _device_docs(receiver, LATENG_DB, f"{kind}:{prefix}")
+        assert received_docs == sent_docs
     for doc_id, doc in sent_docs.items():
-        if "_attachments" in doc:
-            original = sender.call("attachment", db=LATENG_DB, id=doc_id, name="photo.jpg")
-            copy = receiver.call("attachment", db=LATENG_DB, id=doc_id, name="photo.jpg")
+        assert set(doc["_attachments"]) == {"depan.jpg", "kk.jpg"}
+        for name in doc["_attachments"]:
+            original = sender.call("attachment", db=LATENG_DB, id=doc_id, name=name)
+            copy = receiver.call("attachment", db=LATENG_DB, id=doc_id, name=name)
             assert base64.b64decode(copy) == base64.b64decode(original)
-            assert len(base64.b64decode(copy)) == 30_000
+            assert base64.b64decode(copy).startswith(b"\xff\xd8\xff")
 
 
 def test_tombstones_and_conflict_leaves_written_by_the_server_reach_the_device(
@@ -77,18 +90,20 @@ def test_tombstones_and_conflict_leaves_written_by_the_server_reach_the_device(
     httpx.delete(f"{db_url}/{prefix}-gone", params={"rev": created["rev"]}).raise_for_status()
     httpx.post(
         f"{db_url}/_bulk_docs",
-        json={"new_edits": False, "docs": [
-            {"_id": f"{prefix}-split", "_rev": "1-aaaa", "side": "a"},
-            {"_id": f"{prefix}-split", "_rev": "1-bbbb", "side": "b"},
-        ]},
+        json={
+            "new_edits": False,
+            "docs": [
+                {"_id": f"{prefix}-split", "_rev": "1-aaaa", "side": "a"},
+                {"_id": f"{prefix}-split", "_rev": "1-bbbb", "side": "b"},
+            ],
+        },
     ).raise_for_status()
 
     device = device_factory()
     device.open(LATENG_DB)
     device.set_token(login(gateway.url, "agent.lateng")["access_token"])
     # The device had the document before it was deleted.
-    device.call("bulk", db=LATENG_DB, docs=[{"_id": f"{prefix}-gone", "_rev": created["rev"], "v": 1}],
-                new_edits=False)
+    device.call("bulk", db=LATENG_DB, docs=[{"_id": f"{prefix}-gone", "_rev": created["rev"], "v": 1}], new_edits=False)
     result = device.replicate(LATENG_DB, f"{gateway.url}/sync/{LATENG_DB}", "pull")
     assert result["ok"], result
 
@@ -101,8 +116,9 @@ def test_live_sync_receives_a_server_write_through_the_long_poll(gateway: Gatewa
     device = device_factory()
     device.open(LATENG_DB)
     device.set_token(login(gateway.url, "agent.lateng")["access_token"])
-    handle = device.call("liveStart", db=LATENG_DB, url=f"{gateway.url}/sync/{LATENG_DB}", direction="pull",
-                         heartbeat=1000)
+    handle = device.call(
+        "liveStart", db=LATENG_DB, url=f"{gateway.url}/sync/{LATENG_DB}", direction="pull", heartbeat=1000
+    )
     try:
         # Let it catch up and sit in a long-poll (the test gateway ends long-polls after 3 s; one is re-opened).
         time.sleep(4)
@@ -119,12 +135,12 @@ def test_push_cut_by_a_gateway_crash_resumes_from_the_checkpoint(
     gateway_factory, couch_server: LocalCouchServer, device_factory
 ):
     own = gateway_factory()
-    prefix = _prefix()
+    prefix = _households(_prefix())
     total = 3000
     device = device_factory()
     device.open(LATENG_DB)
     device.set_token(login(own.url, "agent.lateng")["access_token"])
-    device.call("generate", db=LATENG_DB, count=total, prefix=prefix, attachmentEvery=50, attachmentSize=5000)
+    device.call("generate", db=LATENG_DB, count=total, prefix=prefix, template=form_doc("household"))
 
     def crash_when_half_arrived() -> None:
         deadline = time.monotonic() + 120
@@ -154,11 +170,12 @@ def test_push_cut_by_a_gateway_crash_resumes_from_the_checkpoint(
 
 def test_pull_cut_by_a_gateway_crash_resumes_without_since_zero(gateway_factory, couch_server, device_factory):
     own = gateway_factory()
-    prefix = _prefix()
+    prefix = _households(_prefix())
     seeder = device_factory("seeder")
     seeder.open(KEMIREN_DB)
     seeder.set_token(login(own.url, "agent.kemiren")["access_token"])
-    seeder.call("generate", db=KEMIREN_DB, count=2000, prefix=prefix)
+    template = form_doc("household", agent="agent.kemiren", desa=KEMIREN)
+    seeder.call("generate", db=KEMIREN_DB, count=2000, prefix=prefix, template=template)
     assert seeder.replicate(KEMIREN_DB, f"{own.url}/sync/{KEMIREN_DB}", "push")["ok"]
 
     device = device_factory()
@@ -207,19 +224,24 @@ def test_design_document_in_a_batch_is_refused_alone_and_the_device_learns_why(
     gateway: GatewayProcess, couch_server, device_factory
 ):
     prefix = _prefix()
+    households = _households(prefix)
     device = device_factory()
     device.open(LATENG_DB)
     device.set_token(login(gateway.url, "agent.lateng")["access_token"])
-    device.call("bulk", db=LATENG_DB, docs=[
-        {"_id": f"{prefix}-a", "v": 1},
-        {"_id": f"_design/{prefix}", "views": {}},
-        {"_id": f"{prefix}-b", "v": 2},
-    ])
+    device.call(
+        "bulk",
+        db=LATENG_DB,
+        docs=[
+            form_doc("household", key=f"{prefix}-a"),
+            {"_id": f"_design/{prefix}", "views": {}},
+            form_doc("household", key=f"{prefix}-b"),
+        ],
+    )
     pushed = device.replicate(LATENG_DB, f"{gateway.url}/sync/{LATENG_DB}", "push")
     assert pushed["ok"], pushed
     assert [d["id"] for d in pushed["denied"]] == [f"_design/{prefix}"]
     assert "_design/" in pushed["denied"][0]["reason"]
-    assert set(_upstream_docs(couch_server, LATENG_DB, prefix)) == {f"{prefix}-a", f"{prefix}-b"}
+    assert set(_upstream_docs(couch_server, LATENG_DB, households)) == {f"{households}-a", f"{households}-b"}
 
     assert device.replicate(LATENG_DB, f"{gateway.url}/sync/{LATENG_DB}", "pull")["ok"]
     issue = device.call("get", db=LATENG_DB, id=f"sync_issue:_design/{prefix}")
@@ -232,33 +254,39 @@ def test_oversize_document_is_refused_alone(gateway: GatewayProcess, couch_serve
     device = device_factory()
     device.open(LATENG_DB)
     device.set_token(login(gateway.url, "agent.lateng")["access_token"])
-    big = base64.b64encode(bytes(1_500_000)).decode()  # over the test gateway's 1 MiB per document
-    device.call("bulk", db=LATENG_DB, docs=[
-        {"_id": f"{prefix}-small", "v": 1},
-        {"_id": f"{prefix}-big", "_attachments": {"p.jpg": {"content_type": "image/jpeg", "data": big}}},
-    ])
+    big = base64.b64encode(b"\xff\xd8\xff\xe0" + bytes(1_500_000)).decode()  # over the test gateway's 1 MiB
+    oversize = form_doc("evidence", key=f"{prefix}-big")
+    oversize["_attachments"]["depan.jpg"] = {"content_type": "image/jpeg", "data": big}
+    device.call("bulk", db=LATENG_DB, docs=[form_doc("evidence", key=f"{prefix}-small"), oversize])
     pushed = device.replicate(LATENG_DB, f"{gateway.url}/sync/{LATENG_DB}", "push")
     assert pushed["ok"], pushed
-    assert [d["id"] for d in pushed["denied"]] == [f"{prefix}-big"]
+    assert [d["id"] for d in pushed["denied"]] == [f"evidence:{prefix}-big"]
     assert "terlalu besar" in pushed["denied"][0]["reason"]
-    assert set(_upstream_docs(couch_server, LATENG_DB, prefix)) == {f"{prefix}-small"}
+    assert set(_upstream_docs(couch_server, LATENG_DB, f"evidence:{prefix}")) == {f"evidence:{prefix}-small"}
 
 
-@pytest.mark.parametrize(
-    "suffix", ["a/b", "..", ".", "x=y+z", "ünïcødé/ü", "sp ace", "per%cent", "q?x#y", "_under"]
-)
+@pytest.mark.parametrize("suffix", ["a/b", "..", ".", "x=y+z", "ünïcødé/ü", "sp ace", "per%cent", "q?x#y", "_under"])
 def test_odd_document_ids_round_trip(gateway: GatewayProcess, couch_server, device_factory, suffix: str):
+    """No form id has these characters, but server-owned ids derive from device ids (``sync_issue:<id>``): a
+    refusal of an odd id must name it exactly, and odd ids with odd attachment names must pull intact."""
     prefix = _prefix()
     doc_id = f"{prefix}:{suffix}"
     token = login(gateway.url, "agent.lateng")["access_token"]
+    text = {"content_type": "text/plain", "data": base64.b64encode(b"hi").decode()}
+    # Written by the server (straight into CouchDB), read by a device through the gateway.
+    httpx.post(
+        f"{couch_server.url}/{LATENG_DB}/_bulk_docs",
+        json={"docs": [{"_id": doc_id, "v": suffix, "_attachments": {"dir/n a.txt": text}}]},
+    ).raise_for_status()
+    # Written by a device: refused (not a form), under its exact id.
+    sent_id = f"{doc_id}-dev"
     sender = device_factory("sender")
     sender.open(LATENG_DB)
     sender.set_token(token)
-    sender.call("bulk", db=LATENG_DB, docs=[{
-        "_id": doc_id, "v": suffix,
-        "_attachments": {"dir/n a.txt": {"content_type": "text/plain", "data": base64.b64encode(b"hi").decode()}},
-    }])
-    assert sender.replicate(LATENG_DB, f"{gateway.url}/sync/{LATENG_DB}", "push")["ok"]
+    sender.call("bulk", db=LATENG_DB, docs=[{"_id": sent_id, "v": suffix, "_attachments": {"dir/n a.txt": text}}])
+    pushed = sender.replicate(LATENG_DB, f"{gateway.url}/sync/{LATENG_DB}", "push")
+    assert pushed["ok"], pushed
+    assert [d["id"] for d in pushed["denied"]] == [sent_id]
     assert set(_upstream_docs(couch_server, LATENG_DB, prefix)) == {doc_id}
 
     receiver = device_factory("receiver")
@@ -268,6 +296,7 @@ def test_odd_document_ids_round_trip(gateway: GatewayProcess, couch_server, devi
     assert receiver.call("get", db=LATENG_DB, id=doc_id)["v"] == suffix
     attachment = receiver.call("attachment", db=LATENG_DB, id=doc_id, name="dir/n a.txt")
     assert base64.b64decode(attachment) == b"hi"
+    assert receiver.call("get", db=LATENG_DB, id=f"sync_issue:{sent_id}")["doc_id"] == sent_id
 
 
 def test_a_device_cannot_replicate_a_foreign_desa(gateway: GatewayProcess, device_factory):

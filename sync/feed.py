@@ -1,0 +1,210 @@
+"""Reading one database's ``_changes`` feed: ``since → async iterator`` of changes, in feed order.
+
+**Why a long-poll with a client-side deadline.** Each request is
+``GET /{db}/_changes?feed=longpoll&style=all_docs&since=S&limit=N&heartbeat=H&timeout=T``. When changes are
+waiting it answers at once; when not, it answers as soon as one arrives, so latency stays low without polling
+hundreds of idle databases every second. CouchDB 3 ends an idle long-poll after ``timeout`` with an empty page and
+writes a newline every ``heartbeat`` meanwhile. pouchdb-server 4.2 does neither (checked: no byte for as long as
+nothing changes), so the reader also ends the request itself ``longpoll_grace_s`` after ``timeout`` and asks
+again from the same ``since``; the read timeout is set past that deadline so the silent server is not mistaken
+for a dead one. A dead CouchDB is then noticed by the next request failing to connect. ``feed=normal`` polling
+would have worked on both as well, at the cost of either latency or a request per database per second.
+
+``style=all_docs`` keeps every leaf revision (a deleted conflict leaf is still a change). Design documents are
+skipped but still covered by the page's ``last_seq``. Transport failures and error statuses are translated here
+into :mod:`replication.errors`; no caller sees an httpx exception. :meth:`FeedReader.pages` backs off and retries
+on every :class:`CouchError` (exponentially on :class:`CouchUnavailable`, at the longest delay on the others,
+which need an operator: a missing database, refused credentials, a ``since`` this server did not mint) and
+keeps the last error for the worker's status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from replication.couch import CouchClient
+from replication.errors import CouchError, CouchNotFound, CouchUnauthorized, CouchUnavailable
+from sync.config import WorkerSettings
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def opaque_seq(value: Any) -> str:
+    """A seq as the string to store and send back: strings as they are, anything else as its JSON text."""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One row of a database's changes feed. ``revs`` are the leaf revisions, the winning one first."""
+
+    db: str
+    seq: str
+    id: str
+    revs: tuple[str, ...]
+    deleted: bool = False
+
+    @property
+    def rev(self) -> str:
+        return self.revs[0] if self.revs else ""
+
+    @classmethod
+    def from_row(cls, db: str, row: dict[str, Any]) -> Change:
+        return cls(
+            db=db,
+            seq=opaque_seq(row["seq"]),
+            id=str(row["id"]),
+            revs=tuple(str(entry["rev"]) for entry in row.get("changes", []) if "rev" in entry),
+            deleted=bool(row.get("deleted", False)),
+        )
+
+    def to_json(self) -> str:
+        return orjson.dumps(
+            {"db": self.db, "seq": self.seq, "id": self.id, "revs": list(self.revs), "deleted": self.deleted}
+        ).decode()
+
+    @classmethod
+    def from_json(cls, text: str) -> Change:
+        data = orjson.loads(text)
+        return cls(
+            db=data["db"], seq=data["seq"], id=data["id"], revs=tuple(data["revs"]), deleted=bool(data["deleted"])
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """One answer of the feed. ``changes`` exclude design documents; ``last_seq`` covers them too.
+
+    ``complete`` is true when the page held fewer rows than asked for (the reader has caught up); ``pending`` is
+    CouchDB's count of changes after ``last_seq`` when the server reports it (pouchdb-server does not).
+    """
+
+    changes: list[Change]
+    last_seq: str
+    complete: bool
+    pending: int | None = None
+    timed_out: bool = False
+
+
+@dataclass
+class FeedReader:
+    couch: CouchClient
+    db: str
+    settings: WorkerSettings
+    slots: asyncio.Semaphore | None = None
+    sleep: Sleep = asyncio.sleep
+    last_error: str | None = field(default=None, init=False)
+    failures: int = field(default=0, init=False)
+
+    async def changes(self, since: str) -> AsyncIterator[Change]:
+        """Every change after ``since``, forever, in feed order."""
+        async for page in self.pages(since):
+            for change in page.changes:
+                yield change
+
+    async def pages(self, since: str) -> AsyncIterator[FeedPage]:
+        """Pages after ``since``, forever; only pages that move the feed (changes or a new ``last_seq``)."""
+        while True:
+            try:
+                page = await self.poll(since)
+            except CouchError as exc:
+                self.failures += 1
+                self.last_error = str(exc)
+                transient = isinstance(exc, CouchUnavailable)
+                delay = self.settings.feed_delay(self.failures if transient else 64)
+                log.warning("changes feed of %s failed (%s); retrying in %.1fs", self.db, exc, delay)
+                await self.sleep(delay)
+                continue
+            self.failures = 0
+            self.last_error = None
+            if page.changes or page.last_seq != since:
+                yield page
+            since = page.last_seq
+
+    async def poll(self, since: str) -> FeedPage:
+        """One long-poll; an empty page with ``timed_out`` when the client-side deadline ended it."""
+        settings = self.settings
+        params = {
+            "feed": "longpoll",
+            "style": "all_docs",
+            "since": since,
+            "limit": str(settings.batch_limit),
+            "heartbeat": str(int(settings.heartbeat_s * 1000)),
+            "timeout": str(int(settings.longpoll_timeout_s * 1000)),
+        }
+        what = f"changes of {self.db}"
+        if self.slots is None:
+            body = await self._fetch(params, what)
+        else:
+            async with self.slots:
+                body = await self._fetch(params, what)
+        if body is None:
+            return FeedPage(changes=[], last_seq=since, complete=True, timed_out=True)
+        try:
+            data = orjson.loads(body)
+            rows: list[dict[str, Any]] = data["results"]
+            last_seq = opaque_seq(data["last_seq"]) if data.get("last_seq") is not None else since
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise CouchUnavailable(f"{what}: malformed answer: {exc}") from exc
+        changes = [Change.from_row(self.db, row) for row in rows if not str(row.get("id", "")).startswith("_design/")]
+        pending = data.get("pending")
+        return FeedPage(
+            changes=changes,
+            last_seq=last_seq,
+            complete=len(rows) < settings.batch_limit,
+            pending=pending if isinstance(pending, int) else None,
+        )
+
+    async def _fetch(self, params: dict[str, str], what: str) -> bytes | None:
+        # The read timeout lies past the deadline: a silent pouchdb-server long-poll is idle, not dead.
+        deadline = self.settings.longpoll_timeout_s + self.settings.longpoll_grace_s
+        http_timeout = httpx.Timeout(deadline + 5.0, connect=5.0)
+        try:
+            async with asyncio.timeout(deadline):
+                request = self.couch.http.build_request(
+                    "GET", f"/{self.db}/_changes", params=params, timeout=http_timeout
+                )
+                response = await self.couch.http.send(request, stream=True)
+                try:
+                    body = await response.aread()
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            return None
+        except httpx.TransportError as exc:
+            raise CouchUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise CouchError(f"{what}: {type(exc).__name__}: {exc}") from exc
+        _raise_for_status(response, body, what)
+        return body
+
+
+def _raise_for_status(response: httpx.Response, body: bytes, what: str) -> None:
+    if response.is_success:
+        return
+    error = reason = ""
+    try:
+        parsed = orjson.loads(body)
+        if isinstance(parsed, dict):
+            error, reason = str(parsed.get("error", "")), str(parsed.get("reason", ""))
+    except orjson.JSONDecodeError:
+        reason = body[:200].decode(errors="replace")
+    status = response.status_code
+    message = f"{what}: {status} {error} {reason}".strip()
+    kind: type[CouchError] = CouchError
+    if status == 404:
+        kind = CouchNotFound
+    elif status in (401, 403):
+        kind = CouchUnauthorized
+    elif status >= 500 or status == 429:
+        kind = CouchUnavailable
+    raise kind(message, status=status, error=error, reason=reason)
