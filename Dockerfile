@@ -9,7 +9,6 @@ COPY registries ./registries
 COPY server ./server
 COPY simpul ./simpul
 COPY sync ./sync
-COPY bench ./bench
 RUN pip install -c constraints.txt . && useradd --system --uid 10001 simpul
 USER simpul
 ENV SIMPUL_ENVIRONMENT=production SIMPUL_HTTP_HOST=0.0.0.0 SIMPUL_HTTP_PORT=8000 SIMPUL_DATA_DIR=/tmp/simpul

@@ -116,16 +116,10 @@ def inspect_image(data: bytes, limits: Limits, field: str = "") -> tuple[ImageIn
             return _decode(data, fmt, limits, field)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return None, [
-            Problem(
-                field, "image.bomb", "Gambar ditolak: dimensinya sangat besar (kemungkinan bom dekompresi)"
-            )
+            Problem(field, "image.bomb", "Gambar ditolak: dimensinya sangat besar (kemungkinan bom dekompresi)")
         ]
-    except (
-        Exception
-    ):  # Pillow raises many types (OSError, SyntaxError, ValueError, struct.error…) on hostile input
-        return None, [
-            Problem(field, "image.corrupt", f"Gambar {fmt} rusak atau terpotong dan tidak dapat dibuka")
-        ]
+    except Exception:  # Pillow raises many types (OSError, SyntaxError, ValueError, struct.error…) on hostile input
+        return None, [Problem(field, "image.corrupt", f"Gambar {fmt} rusak atau terpotong dan tidak dapat dibuka")]
 
 
 def _too_big(field: str, size: int, limits: Limits) -> Problem:
@@ -144,18 +138,13 @@ def _decode(data: bytes, fmt: str, limits: Limits, field: str) -> tuple[ImageInf
                 Problem(
                     field,
                     "image.too_many_pixels",
-                    f"Gambar {width}×{height} piksel melebihi batas "
-                    f"{limits.max_image_pixels / 1e6:g} megapiksel",
+                    f"Gambar {width}×{height} piksel melebihi batas {limits.max_image_pixels / 1e6:g} megapiksel",
                 )
             ]
         if getattr(im, "n_frames", 1) > 1:
-            return None, [
-                Problem(field, "image.animated", "Gambar animasi atau berhalaman banyak tidak diterima")
-            ]
+            return None, [Problem(field, "image.animated", "Gambar animasi atau berhalaman banyak tidak diterima")]
         im.verify()
-    if (
-        ImageFile.LOAD_TRUNCATED_IMAGES
-    ):  # someone changed the global: we still refuse what does not decode whole
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone changed the global: we still refuse what does not decode whole
         return None, [Problem(field, "image.unchecked", "Gambar tidak dapat diperiksa utuh di server ini")]
     with Image.open(io.BytesIO(data), formats=[fmt]) as im:
         if fmt == "JPEG":
@@ -250,9 +239,7 @@ def check_attachments(
     for name in payloads:
         if name not in stubs:
             report.errors.append(
-                Problem(
-                    _field(name), "attachment.unlisted", "Lampiran dikirim tanpa keterangan di _attachments"
-                )
+                Problem(_field(name), "attachment.unlisted", "Lampiran dikirim tanpa keterangan di _attachments")
             )
     if len(stubs) > limits.max_attachments:
         report.errors.append(
@@ -286,9 +273,7 @@ def check_attachments(
             )
             continue
         if not isinstance(stub, Mapping):
-            report.errors.append(
-                Problem(where, "attachment.format", "Keterangan lampiran harus berupa objek")
-            )
+            report.errors.append(Problem(where, "attachment.format", "Keterangan lampiran harus berupa objek"))
             continue
         data, size_error = _bytes_of(name, stub, payloads, limits, where)
         if size_error is not None:
@@ -339,9 +324,7 @@ def _bytes_of(
 ) -> tuple[bytes | None, Problem | None]:
     if name in payloads:
         data = payloads[name]
-        return (
-            (None, _too_big(where, len(data), limits)) if len(data) > limits.max_image_bytes else (data, None)
-        )
+        return (None, _too_big(where, len(data), limits)) if len(data) > limits.max_image_bytes else (data, None)
     inline = stub.get("data")
     if inline is None:
         return None, None

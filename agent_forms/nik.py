@@ -140,9 +140,7 @@ def nik_errors(value: object, field: str = "") -> list[Problem]:
             )
         )
     if value[12:] == "0000":
-        problems.append(
-            Problem(field, "nik.serial", "Nomor urut pada NIK (4 digit terakhir) tidak boleh 0000")
-        )
+        problems.append(Problem(field, "nik.serial", "Nomor urut pada NIK (4 digit terakhir) tidak boleh 0000"))
     return problems
 
 
@@ -191,9 +189,7 @@ def region_warnings(nik: NikInfo, field: str = "") -> list[Problem]:
     if nik.province not in PROVINCES:
         return [Problem(field, "nik.province", f"Kode provinsi {nik.province} pada NIK tidak dikenal")]
     if nik.kabupaten.endswith("00"):
-        return [
-            Problem(field, "nik.kabupaten", f"Kode kabupaten/kota {nik.kabupaten} pada NIK tidak mungkin")
-        ]
+        return [Problem(field, "nik.kabupaten", f"Kode kabupaten/kota {nik.kabupaten} pada NIK tidak mungkin")]
     if nik.kecamatan.endswith("00"):
         return [Problem(field, "nik.kecamatan", f"Kode kecamatan {nik.kecamatan} pada NIK tidak mungkin")]
     if wilayah.find(nik.kabupaten) is not None and wilayah.find(nik.kecamatan) is None:
@@ -201,8 +197,7 @@ def region_warnings(nik: NikInfo, field: str = "") -> list[Problem]:
             Problem(
                 field,
                 "nik.kecamatan",
-                f"Kode kecamatan {nik.kecamatan} pada NIK tidak ada di daftar wilayah "
-                f"kabupaten {nik.kabupaten}",
+                f"Kode kecamatan {nik.kecamatan} pada NIK tidak ada di daftar wilayah kabupaten {nik.kabupaten}",
             )
         ]
     return []
@@ -265,9 +260,7 @@ def kk_warnings(value: str, field: str = "") -> list[Problem]:
         problems.append(Problem(field, "kk.region", f"Kode wilayah {value[0:6]} pada nomor KK tidak mungkin"))
     day, month, year2 = int(value[6:8]), int(value[8:10]), int(value[10:12])
     if not (1 <= month <= 12 and _day_fits(day, month, year2)):
-        problems.append(
-            Problem(field, "kk.date", f"Tanggal pada nomor KK ({value[6:12]}) tidak ada di kalender")
-        )
+        problems.append(Problem(field, "kk.date", f"Tanggal pada nomor KK ({value[6:12]}) tidak ada di kalender"))
     if value[12:] == "0000":
         problems.append(Problem(field, "kk.serial", "Nomor urut pada nomor KK tidak boleh 0000"))
     return problems

@@ -70,9 +70,7 @@ def strip_couchdb_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if not (isinstance(k, str) and k.startswith("_"))}
 
 
-def is_new_revision_of_existing(
-    doc: Mapping[str, Any], existing_rev: str | None, *, new_edits: bool = False
-) -> bool:
+def is_new_revision_of_existing(doc: Mapping[str, Any], existing_rev: str | None, *, new_edits: bool = False) -> bool:
     """Would storing ``doc`` change a document that already exists at ``existing_rev``?
 
     With ``new_edits=false`` (replication) ``_rev`` is the revision being stored: re-sending the existing
@@ -127,9 +125,7 @@ def validate_document(
         verdict.errors.append(Problem("_id", "id.missing", "Dokumen harus mempunyai _id"))
         return verdict
     if doc_id.startswith("_design/"):
-        verdict.errors.append(
-            Problem("_id", "id.design", "Perangkat tidak boleh menulis dokumen desain (_design/)")
-        )
+        verdict.errors.append(Problem("_id", "id.design", "Perangkat tidak boleh menulis dokumen desain (_design/)"))
         return verdict
     if doc_id.startswith("_"):
         verdict.errors.append(Problem("_id", "id.reserved", "Id dokumen tidak boleh diawali garis bawah"))
@@ -192,8 +188,7 @@ def validate_document(
             Problem(
                 "form_version",
                 "form.version_unknown",
-                f"Versi formulir {_show(version)} untuk '{doc_type}' tidak dikenal; "
-                f"versi yang ada: {known_versions}",
+                f"Versi formulir {_show(version)} untuk '{doc_type}' tidak dikenal; versi yang ada: {known_versions}",
             )
         )
     verdict.metadata["form"] = {"type": doc_type, "version": version if model is not None else None}
@@ -215,9 +210,7 @@ def validate_document(
         )
     for key in doc:
         if isinstance(key, str) and key.startswith("_") and key not in COUCHDB_FIELDS:
-            verdict.errors.append(
-                Problem(key, "couchdb.reserved", "Kolom berawalan garis bawah tidak dikenal CouchDB")
-            )
+            verdict.errors.append(Problem(key, "couchdb.reserved", "Kolom berawalan garis bawah tidak dikenal CouchDB"))
 
     if model is None:
         return verdict
@@ -228,9 +221,7 @@ def validate_document(
     verdict.warnings.extend(submission.soft_checks())
     if now is not None and submission.captured_at > now + _CLOCK_SKEW:
         verdict.warnings.append(
-            Problem(
-                "captured_at", "captured_at.future", "Waktu pencatatan di masa depan; periksa jam perangkat"
-            )
+            Problem("captured_at", "captured_at.future", "Waktu pencatatan di masa depan; periksa jam perangkat")
         )
 
     if verdict.errors:

@@ -57,8 +57,7 @@ def database_size(engine: Engine) -> int:
     with engine.connect() as conn:
         total = conn.scalar(
             text(
-                "select sum(pg_total_relation_size(quote_ident(tablename))) from pg_tables"
-                " where tablename like 'reg_%'"
+                "select sum(pg_total_relation_size(quote_ident(tablename))) from pg_tables where tablename like 'reg_%'"
             )
         )
     return int(total or 0)
@@ -77,9 +76,7 @@ def _sample_keys(engine: Engine, count: int, seed: int) -> list[tuple[str, str, 
     reservoir: list[tuple[str, str, str, dt.date]] = []
     with engine.connect() as conn:
         rows = conn.execution_options(stream_results=True).execute(
-            select(person.c.nik, person.c.kk_number, person.c.name, person.c.birth_date).order_by(
-                person.c.nik
-            )
+            select(person.c.nik, person.c.kk_number, person.c.name, person.c.birth_date).order_by(person.c.nik)
         )
         for i, row in enumerate(rows):
             item = (row.nik, row.kk_number, row.name, row.birth_date)
@@ -92,16 +89,12 @@ def _sample_keys(engine: Engine, count: int, seed: int) -> list[tuple[str, str, 
     return reservoir
 
 
-async def _measure(
-    sources: Sources, mode: str, keys: list[tuple[str, str, str, dt.date]]
-) -> list[LatencyRow]:
+async def _measure(sources: Sources, mode: str, keys: list[tuple[str, str, str, dt.date]]) -> list[LatencyRow]:
     operations: list[tuple[str, str, Callable[[tuple[str, str, str, dt.date]], Awaitable[object]]]] = [
         (
             "dukcapil",
             "verify",
-            lambda k: sources.population.verify(
-                IdentityQuery(nik=k[0], name=k[2], birth_date=k[3], kk_number=k[1])
-            ),
+            lambda k: sources.population.verify(IdentityQuery(nik=k[0], name=k[2], birth_date=k[3], kk_number=k[1])),
         ),
         ("dukcapil", "status", lambda k: sources.population.status(k[0])),
         ("dtsen", "households_by_nik", lambda k: sources.dtsen.households_by_nik(k[0])),
@@ -118,11 +111,7 @@ async def _measure(
             started = time.perf_counter()
             await call(key)
             timings.append((time.perf_counter() - started) * 1000)
-        rows.append(
-            LatencyRow(
-                source, name, mode, len(timings), _percentile(timings, 0.5), _percentile(timings, 0.99)
-            )
-        )
+        rows.append(LatencyRow(source, name, mode, len(timings), _percentile(timings, 0.5), _percentile(timings, 0.99)))
     return rows
 
 
@@ -191,7 +180,5 @@ def markdown_table(result: BenchResult) -> str:
         "|---|---|---|---:|---:|---:|",
     ]
     for r in result.latencies:
-        lines.append(
-            f"| {r.source} | {r.operation} | {r.mode} | {r.samples} | {r.p50_ms:.2f} | {r.p99_ms:.2f} |"
-        )
+        lines.append(f"| {r.source} | {r.operation} | {r.mode} | {r.samples} | {r.p50_ms:.2f} | {r.p99_ms:.2f} |")
     return "\n".join(lines)

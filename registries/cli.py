@@ -15,9 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-app = typer.Typer(
-    help="Reference sources: population registry, DTSEN, ministries' data.", no_args_is_help=True
-)
+app = typer.Typer(help="Reference sources: population registry, DTSEN, ministries' data.", no_args_is_help=True)
 console = Console()
 
 DatabaseUrl = Annotated[
@@ -38,9 +36,7 @@ def _database_url(explicit: str | None) -> str:
 
 @app.command()
 def generate(
-    households: Annotated[
-        int | None, typer.Option(help="Households (default: the demo size, 20,000).")
-    ] = None,
+    households: Annotated[int | None, typer.Option(help="Households (default: the demo size, 20,000).")] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 1,
     database_url: DatabaseUrl = None,
     changes: Annotated[int, typer.Option(help="Then emit a batch of this many changes.")] = 0,
@@ -73,9 +69,7 @@ def generate(
     for name, rows in summary.rows.items():
         table.add_row(name, f"{rows:,}")
     console.print(table)
-    console.print(
-        f"{summary.households:,} households, {summary.people:,} people; {len(emitted)} changes emitted"
-    )
+    console.print(f"{summary.households:,} households, {summary.people:,} people; {len(emitted)} changes emitted")
 
 
 @app.command("emit-changes")

@@ -17,9 +17,7 @@ class RegistriesSettings(BaseModel):
     )
     dtsen_url: str = Field("http://127.0.0.1:8710/dtsen", description="DTSEN (BPS) base URL.")
     splp_url: str = Field("http://127.0.0.1:8710/splp", description="Ministries' data over SPLP base URL.")
-    token_path: str = Field(
-        "/oauth2/token", description="OAuth2 token endpoint, relative to each source's base URL."
-    )
+    token_path: str = Field("/oauth2/token", description="OAuth2 token endpoint, relative to each source's base URL.")
 
     # --- OAuth2 client credentials, one client per source ---------------------------------------------------
     dukcapil_client_id: str = "simpul-dev"
@@ -28,21 +26,15 @@ class RegistriesSettings(BaseModel):
     dtsen_client_secret: SecretStr = SecretStr("simpul-dev-secret")
     splp_client_id: str = "simpul-dev"
     splp_client_secret: SecretStr = SecretStr("simpul-dev-secret")
-    token_expiry_margin_s: float = Field(
-        30.0, description="Renew a cached token this long before it expires."
-    )
+    token_expiry_margin_s: float = Field(30.0, description="Renew a cached token this long before it expires.")
 
     # --- Timeouts, retries, circuit breaker -----------------------------------------------------------------
     connect_timeout_s: float = 3.0
     read_timeout_s: float = 10.0
-    max_retries: int = Field(
-        2, ge=0, description="Retries after the first attempt, on transient failures only."
-    )
+    max_retries: int = Field(2, ge=0, description="Retries after the first attempt, on transient failures only.")
     backoff_base_s: float = Field(0.2, ge=0, description="First back-off; doubles each retry, with jitter.")
     backoff_max_s: float = Field(5.0, ge=0)
-    breaker_failure_threshold: int = Field(
-        5, ge=1, description="Consecutive failed calls that open the circuit."
-    )
+    breaker_failure_threshold: int = Field(5, ge=1, description="Consecutive failed calls that open the circuit.")
     breaker_reset_s: float = Field(30.0, ge=0, description="How long an open circuit refuses calls.")
 
     # --- Local store / simulator ----------------------------------------------------------------------------

@@ -251,9 +251,7 @@ class ReferenceDataGenerator:
             f"{rng.choice(self._streets)} No. {rng.randint(1, 150)}, RT {rng.randint(1, 12):03d}/"
             f"RW {rng.randint(1, 6):03d}, {desa.name}"
         )
-        batch.add(
-            t.RegFamily, {"kk_number": kk, "desa_code": desa.digits, "address": address, "issued_on": issued}
-        )
+        batch.add(t.RegFamily, {"kk_number": kk, "desa_code": desa.digits, "address": address, "issued_on": issued})
 
         welfare = rng.gauss(-0.15 + (0.4 if desa.is_kelurahan else 0.0), 1.0)
         people: list[_Person] = []
@@ -297,9 +295,7 @@ class ReferenceDataGenerator:
                     "birth_place": self._kec_names.get(p.nik[:6], "Banyuwangi").upper(),
                     "kk_number": kk,
                     "relationship": p.relationship,
-                    "religion": rng.choices(
-                        ("islam", "hindu", "kristen", "katolik"), weights=(955, 20, 20, 5)
-                    )[0],
+                    "religion": rng.choices(("islam", "hindu", "kristen", "katolik"), weights=(955, 20, 20, 5))[0],
                     "marital_status": self._marital(p),
                     "status": status,
                     "status_since": since,
@@ -371,9 +367,7 @@ class ReferenceDataGenerator:
                 years = grade
             else:
                 years = min(grade, rng.choice((6, 9)))
-            education = (
-                "tidak_sekolah" if years == 0 else "sd" if years < 9 else "smp" if years < 12 else "sma"
-            )
+            education = "tidak_sekolah" if years == 0 else "sd" if years < 9 else "smp" if years < 12 else "sma"
         else:
             s = welfare + rng.gauss(0, 0.9) - (age - 40) / 40
             education, years = _level(
@@ -410,10 +404,7 @@ class ReferenceDataGenerator:
         disabled = rng.random() < (0.02 if age < 60 else 0.08)
         disability = ("berat" if rng.random() < 0.35 else "ringan") if disabled else "tidak"
         pregnant = (
-            p.sex == "P"
-            and p.relationship in ("kepala", "istri_suami")
-            and 17 <= age <= 44
-            and rng.random() < 0.07
+            p.sex == "P" and p.relationship in ("kepala", "istri_suami") and 17 <= age <= 44 and rng.random() < 0.07
         )
         return {
             "nik": p.nik,
@@ -430,9 +421,7 @@ class ReferenceDataGenerator:
             "pregnant": pregnant,
         }
 
-    def _ministries(
-        self, batch: Batch, people: list[_Person], welfare: float, desa: wilayah.Region
-    ) -> dict[str, str]:
+    def _ministries(self, batch: Batch, people: list[_Person], welfare: float, desa: wilayah.Region) -> dict[str, str]:
         rng = self._rng
         ref = self.reference_date
         jobs: dict[str, str] = {}
@@ -516,24 +505,14 @@ class ReferenceDataGenerator:
 
         lighting_score = s()
         lighting = _level(lighting_score, (-2.4, -1.7), ("non_pln", "pln_tanpa_meteran", "pln_meteran"))
-        va = (
-            0
-            if lighting != "pln_meteran"
-            else _level(s(), (-0.5, 0.6, 1.4, 2.1), (450, 900, 1300, 2200, 3500))
-        )
+        va = 0 if lighting != "pln_meteran" else _level(s(), (-0.5, 0.6, 1.4, 2.1), (450, 900, 1300, 2200, 3500))
         return {
-            "house_ownership": _level(
-                s(), (-2.0, -1.3, 2.3), ("bebas_sewa", "sewa", "milik_sendiri", "milik_sendiri")
-            ),
+            "house_ownership": _level(s(), (-2.0, -1.3, 2.3), ("bebas_sewa", "sewa", "milik_sendiri", "milik_sendiri")),
             "floor_area_m2": max(12, int(30 + 12 * size + 25 * welfare + rng.gauss(0, 12))),
             "floor": _level(s(), (-1.4, -0.9, 0.1), ("tanah", "bambu_kayu", "semen", "keramik")),
             "wall": _level(s(), (-1.5, -0.9, -0.2), ("bambu", "kayu", "tembok_tanpa_plester", "tembok")),
-            "roof": _level(
-                s(), (-2.2, -1.2, -0.7, 2.0), ("ijuk_rumbia", "seng", "asbes", "genteng", "beton")
-            ),
-            "drinking_water": _level(
-                s(), (-1.8, 0.3, 1.2), ("sungai_mata_air", "sumur", "leding", "air_kemasan")
-            ),
+            "roof": _level(s(), (-2.2, -1.2, -0.7, 2.0), ("ijuk_rumbia", "seng", "asbes", "genteng", "beton")),
+            "drinking_water": _level(s(), (-1.8, 0.3, 1.2), ("sungai_mata_air", "sumur", "leding", "air_kemasan")),
             "lighting": lighting,
             "electricity_va": va,
             "cooking_fuel": _level(s(), (-1.3, 1.3, 2.4), ("kayu", "lpg_3kg", "lpg_besar", "listrik")),
@@ -660,9 +639,7 @@ def emit_changes(engine: Engine, count: int, *, occurred_on: dt.date | None = No
         desa_codes = sorted(d.digits for d in wilayah.desa_list())
 
         def pick(column: Any, key: str, *conditions: Any) -> Any:
-            row = conn.execute(
-                select(column.table).where(column >= key, *conditions).order_by(column).limit(1)
-            ).first()
+            row = conn.execute(select(column.table).where(column >= key, *conditions).order_by(column).limit(1)).first()
             if row is None:
                 row = conn.execute(select(column.table).where(*conditions).order_by(column).limit(1)).first()
             return row
@@ -674,9 +651,7 @@ def emit_changes(engine: Engine, count: int, *, occurred_on: dt.date | None = No
                 row = pick(person.c.nik, key, person.c.status == "alive")
                 if row is None:
                     continue
-                conn.execute(
-                    update(person).where(person.c.nik == row.nik).values(status="deceased", status_since=when)
-                )
+                conn.execute(update(person).where(person.c.nik == row.nik).values(status="deceased", status_since=when))
                 change = {
                     "source": "dukcapil",
                     "kind": "death",
@@ -729,9 +704,7 @@ def emit_changes(engine: Engine, count: int, *, occurred_on: dt.date | None = No
                 if new == row.desil:
                     new = row.desil - step if 1 <= row.desil - step <= 10 else row.desil
                 conn.execute(
-                    update(household)
-                    .where(household.c.dtsen_id == row.dtsen_id)
-                    .values(desil=new, ranking_date=when)
+                    update(household).where(household.c.dtsen_id == row.dtsen_id).values(desil=new, ranking_date=when)
                 )
                 change = {
                     "source": "dtsen",
@@ -739,9 +712,7 @@ def emit_changes(engine: Engine, count: int, *, occurred_on: dt.date | None = No
                     "nik": None,
                     "kk_number": row.kk_number,
                     "occurred_on": when,
-                    "detail": json.dumps(
-                        {"dtsen_id": row.dtsen_id, "old_desil": row.desil, "new_desil": new}
-                    ),
+                    "detail": json.dumps({"dtsen_id": row.dtsen_id, "old_desil": row.desil, "new_desil": new}),
                 }
             conn.execute(insert(t.table_of(t.RegChange)), [change])
             emitted.append(change)

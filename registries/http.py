@@ -87,9 +87,7 @@ class ClientCredentials:
                 auth=(self._client_id, self._secret.get_secret_value()),
             )
         except httpx.HTTPError as exc:
-            raise SourceUnavailable(
-                self._source, f"token endpoint unreachable ({type(exc).__name__})"
-            ) from exc
+            raise SourceUnavailable(self._source, f"token endpoint unreachable ({type(exc).__name__})") from exc
         if response.status_code in (400, 401, 403):
             raise SourceAuthError(self._source, f"token request refused ({response.status_code})")
         if response.status_code != 200:
@@ -136,9 +134,7 @@ class HttpSource:
             expiry_margin_s=settings.token_expiry_margin_s,
             clock=clock,
         )
-        self.breaker = CircuitBreaker(
-            source, settings.breaker_failure_threshold, settings.breaker_reset_s, clock=clock
-        )
+        self.breaker = CircuitBreaker(source, settings.breaker_failure_threshold, settings.breaker_reset_s, clock=clock)
         self._sleep = sleep
         self._rng = rng or random.Random()
 
@@ -202,9 +198,7 @@ class HttpSource:
                 if attempt >= attempts:
                     raise
                 await self._sleep(
-                    backoff_delay(
-                        attempt, self._settings.backoff_base_s, self._settings.backoff_max_s, self._rng
-                    )
+                    backoff_delay(attempt, self._settings.backoff_base_s, self._settings.backoff_max_s, self._rng)
                 )
 
     async def _once(
@@ -263,17 +257,13 @@ class _Unauthorized(RegistryError):
 
 class HttpPopulationRegistry(HttpSource):
     async def verify(self, query: IdentityQuery) -> IdentityVerification:
-        return await self._call(
-            IdentityVerification, "POST", "/v1/verify", json=query.model_dump(mode="json")
-        )
+        return await self._call(IdentityVerification, "POST", "/v1/verify", json=query.model_dump(mode="json"))
 
     async def status(self, nik: str) -> PersonStatus:
         return await self._call(PersonStatus, "POST", "/v1/status", json={"nik": nik})
 
     async def nik_on_kk(self, nik: str, kk_number: str) -> KKMembership:
-        return await self._call(
-            KKMembership, "POST", "/v1/kk-membership", json={"nik": nik, "kk_number": kk_number}
-        )
+        return await self._call(KKMembership, "POST", "/v1/kk-membership", json={"nik": nik, "kk_number": kk_number})
 
     async def changes(self, cursor: str | None = None, limit: int = 100) -> ChangePage:
         return await self._changes(cursor, limit)

@@ -167,9 +167,7 @@ class LocalPopulationRegistry(_LocalSource):
             nik_found=person is not None,
             name=judge(
                 query.name,
-                person is not None
-                and query.name is not None
-                and names_match(query.name, person.name, self._threshold),
+                person is not None and query.name is not None and names_match(query.name, person.name, self._threshold),
             ),
             birth_date=judge(query.birth_date, person is not None and person.birth_date == query.birth_date),
             kk_number=judge(query.kk_number, person is not None and person.kk_number == query.kk_number),
@@ -225,15 +223,11 @@ class LocalDtsen(_LocalSource):
             if ids:
                 households = (
                     await conn.execute(
-                        select(_HOUSEHOLD)
-                        .where(_HOUSEHOLD.c.dtsen_id.in_(ids))
-                        .order_by(_HOUSEHOLD.c.dtsen_id)
+                        select(_HOUSEHOLD).where(_HOUSEHOLD.c.dtsen_id.in_(ids)).order_by(_HOUSEHOLD.c.dtsen_id)
                     )
                 ).all()
                 members = (
-                    await conn.execute(
-                        select(_MEMBER).where(_MEMBER.c.dtsen_id.in_(ids)).order_by(_MEMBER.c.id)
-                    )
+                    await conn.execute(select(_MEMBER).where(_MEMBER.c.dtsen_id.in_(ids)).order_by(_MEMBER.c.id))
                 ).all()
             as_of = await self._as_of(conn)
         by_household: dict[str, list[DtsenMember]] = {}
@@ -266,9 +260,7 @@ class LocalMinistriesData(_LocalSource):
         _require_digits(self.source_name, "nik", nik)
         async with self._engine.connect() as conn:
             rows = (
-                await conn.execute(
-                    select(_EMPLOYMENT).where(_EMPLOYMENT.c.nik == nik).order_by(_EMPLOYMENT.c.id)
-                )
+                await conn.execute(select(_EMPLOYMENT).where(_EMPLOYMENT.c.nik == nik).order_by(_EMPLOYMENT.c.id))
             ).all()
             as_of = await self._as_of(conn)
         return EmploymentAnswer(
@@ -305,32 +297,22 @@ class LocalMinistriesData(_LocalSource):
     async def assets(self, nik: str) -> AssetsAnswer:
         _require_digits(self.source_name, "nik", nik)
         async with self._engine.connect() as conn:
-            vehicles = (
-                await conn.execute(select(_VEHICLE).where(_VEHICLE.c.nik == nik).order_by(_VEHICLE.c.id))
-            ).all()
+            vehicles = (await conn.execute(select(_VEHICLE).where(_VEHICLE.c.nik == nik).order_by(_VEHICLE.c.id))).all()
             power = (
-                await conn.execute(
-                    select(_ELECTRICITY).where(_ELECTRICITY.c.nik == nik).order_by(_ELECTRICITY.c.id)
-                )
+                await conn.execute(select(_ELECTRICITY).where(_ELECTRICITY.c.nik == nik).order_by(_ELECTRICITY.c.id))
             ).all()
             land = (await conn.execute(select(_LAND).where(_LAND.c.nik == nik).order_by(_LAND.c.id))).all()
             as_of = await self._as_of(conn)
         return AssetsAnswer(
             nik=nik,
             vehicles=[
-                Vehicle(kind=v.kind, year=v.year, source=SOURCE_NAMES["vehicle"], as_of=v.as_of)
-                for v in vehicles
+                Vehicle(kind=v.kind, year=v.year, source=SOURCE_NAMES["vehicle"], as_of=v.as_of) for v in vehicles
             ],
             electricity=[
-                Electricity(
-                    va=e.va, subsidised=e.subsidised, source=SOURCE_NAMES["electricity"], as_of=e.as_of
-                )
+                Electricity(va=e.va, subsidised=e.subsidised, source=SOURCE_NAMES["electricity"], as_of=e.as_of)
                 for e in power
             ],
-            land=[
-                LandParcel(kind=p.kind, area_m2=p.area_m2, source=SOURCE_NAMES["land"], as_of=p.as_of)
-                for p in land
-            ],
+            land=[LandParcel(kind=p.kind, area_m2=p.area_m2, source=SOURCE_NAMES["land"], as_of=p.as_of) for p in land],
             source=self.source_name,
             as_of=as_of,
         )

@@ -50,14 +50,10 @@ class CircuitBreaker:
         if state is BreakerState.open:
             assert self._opened_at is not None
             remaining = self._reset_s - (self._clock() - self._opened_at)
-            raise CircuitOpen(
-                self._source, "circuit open after repeated failures", retry_after_s=max(0.0, remaining)
-            )
+            raise CircuitOpen(self._source, "circuit open after repeated failures", retry_after_s=max(0.0, remaining))
         if state is BreakerState.half_open:
             if self._trial_in_flight:
-                raise CircuitOpen(
-                    self._source, "circuit half-open, a trial call is in flight", retry_after_s=1.0
-                )
+                raise CircuitOpen(self._source, "circuit half-open, a trial call is in flight", retry_after_s=1.0)
             self._trial_in_flight = True
 
     def record_success(self) -> None:

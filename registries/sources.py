@@ -42,15 +42,11 @@ def local_sources(engine: AsyncEngine, settings: RegistriesSettings | None = Non
     )
 
 
-def http_sources(
-    settings: RegistriesSettings, *, transport: httpx.AsyncBaseTransport | None = None
-) -> Sources:
+def http_sources(settings: RegistriesSettings, *, transport: httpx.AsyncBaseTransport | None = None) -> Sources:
     s = settings
     population = HttpPopulationRegistry(
         "dukcapil", s.dukcapil_url, s.dukcapil_client_id, s.dukcapil_client_secret, s, transport=transport
     )
     dtsen = HttpDtsen("dtsen", s.dtsen_url, s.dtsen_client_id, s.dtsen_client_secret, s, transport=transport)
-    ministries = HttpMinistriesData(
-        "splp", s.splp_url, s.splp_client_id, s.splp_client_secret, s, transport=transport
-    )
+    ministries = HttpMinistriesData("splp", s.splp_url, s.splp_client_id, s.splp_client_secret, s, transport=transport)
     return Sources(population, dtsen, ministries, [population.aclose, dtsen.aclose, ministries.aclose])

@@ -117,9 +117,7 @@ class CouchClient:
     ) -> AsyncIterator[httpx.Response]:
         """A raw streamed exchange for the gateway: the response is not checked, only transport is translated."""
         timeout = httpx.Timeout(30.0, connect=5.0, read=read_timeout_s)
-        request = self.http.build_request(
-            method, path, headers=headers, content=content, timeout=timeout
-        )
+        request = self.http.build_request(method, path, headers=headers, content=content, timeout=timeout)
         try:
             response = await self.http.send(request, stream=True)
         except httpx.TransportError as exc:

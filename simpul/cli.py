@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from registries.cli import app as registries_app
+from replication.localserver import PROJECT_ROOT
 from simpul.settings import Settings
 
 app = typer.Typer(
@@ -130,6 +131,8 @@ def bench_sync(
     batch_size: Annotated[int, typer.Option()] = 100,
 ) -> None:
     """Push and pull with a real PouchDB device through the gateway and directly, alternating; docs/s and ratio."""
+    # Benchmarks run from a checkout: they drive the reference PouchDB device of tests/devices with node_modules.
+    sys.path.insert(0, str(PROJECT_ROOT))
     from bench.sync import main as bench_main
 
     bench_main(docs=docs, rounds=rounds, batch_size=batch_size, console=console)

@@ -32,7 +32,7 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 def make_async_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(_with_driver(url, _ASYNC_DRIVERS), pool_pre_ping=True)
+    engine = create_async_engine(_with_driver(url, _ASYNC_DRIVERS), pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

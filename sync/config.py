@@ -16,6 +16,13 @@ class WorkerSettings(BaseModel):
     backoff_base_s: float = Field(2.0, gt=0, description="Delay before the first retry; doubles with each failure.")
     backoff_max_s: float = Field(300.0, gt=0, description="Longest delay between two attempts of one change.")
 
+    handler_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description="A handler still running after this long has failed (and is retried): a hung call must not hold "
+        "a handler task and the checkpoint forever.",
+    )
+
     # --- Throughput and back-pressure -----------------------------------------------------------------------
     queue_size: int = Field(500, ge=1, description="Changes read but not yet taken by a handler task.")
     concurrency: int = Field(8, ge=1, description="Handler tasks working at once, across all databases.")
@@ -46,6 +53,14 @@ class WorkerSettings(BaseModel):
     stop_grace_s: float = Field(
         30.0, ge=0, description="On stop, how long in-flight handlers may take before they are cancelled."
     )
+
+    def connections_needed(self, databases: int) -> int:
+        """Connections the worker's CouchDB client should allow: every long-poll, every handler, a few spare.
+
+        Give the worker its own ``CouchClient(url, max_connections=...)``: long-polls sharing the gateway's pool
+        would starve it, and handlers waiting for a pooled connection behind idle long-polls would time out.
+        """
+        return min(databases, self.feed_concurrency) + self.concurrency + 4
 
     def retry_delay(self, attempts: int, *, rng: random.Random | None = None) -> float:
         """Delay before the next attempt of a change that has failed ``attempts`` times."""

@@ -7,8 +7,10 @@ hundreds of idle databases every second. CouchDB 3 ends an idle long-poll after 
 writes a newline every ``heartbeat`` meanwhile. pouchdb-server 4.2 does neither (checked: no byte for as long as
 nothing changes), so the reader also ends the request itself ``longpoll_grace_s`` after ``timeout`` and asks
 again from the same ``since``; the read timeout is set past that deadline so the silent server is not mistaken
-for a dead one. A dead CouchDB is then noticed by the next request failing to connect. ``feed=normal`` polling
-would have worked on both as well, at the cost of either latency or a request per database per second.
+for a dead one. Ending the request closes its connection, and pouchdb-server then cancels its listener
+(express-pouchdb's changes route listens for ``close``), so abandoned polls do not pile up there. A dead CouchDB
+is noticed by the next request failing to connect. ``feed=normal`` polling would work on both as well, at the
+cost of either latency or a request per database per second.
 
 ``style=all_docs`` keeps every leaf revision (a deleted conflict leaf is still a change). Design documents are
 skipped but still covered by the page's ``last_seq``. Transport failures and error statuses are translated here
@@ -112,7 +114,10 @@ class FeedReader:
                 yield change
 
     async def pages(self, since: str) -> AsyncIterator[FeedPage]:
-        """Pages after ``since``, forever; only pages that move the feed (changes or a new ``last_seq``)."""
+        """Pages after ``since``, forever, each ``since`` the previous page's ``last_seq``.
+
+        Empty pages are yielded too (an idle long-poll that ended): they tell the caller it has caught up.
+        """
         while True:
             try:
                 page = await self.poll(since)
@@ -126,8 +131,7 @@ class FeedReader:
                 continue
             self.failures = 0
             self.last_error = None
-            if page.changes or page.last_seq != since:
-                yield page
+            yield page
             since = page.last_seq
 
     async def poll(self, since: str) -> FeedPage:
@@ -153,9 +157,11 @@ class FeedReader:
             data = orjson.loads(body)
             rows: list[dict[str, Any]] = data["results"]
             last_seq = opaque_seq(data["last_seq"]) if data.get("last_seq") is not None else since
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            raise CouchUnavailable(f"{what}: malformed answer: {exc}") from exc
-        changes = [Change.from_row(self.db, row) for row in rows if not str(row.get("id", "")).startswith("_design/")]
+            changes = [
+                Change.from_row(self.db, row) for row in rows if not str(row.get("id", "")).startswith("_design/")
+            ]
+        except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+            raise CouchUnavailable(f"{what}: malformed answer: {exc!r}") from exc
         pending = data.get("pending")
         return FeedPage(
             changes=changes,

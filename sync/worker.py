@@ -4,9 +4,10 @@
 delivered to every handler that matches it, at least once, first deliveries in feed order per database. A
 database's checkpoint moves to a seq only once every change up to it has been handled by all its handlers or
 parked as a dead letter, so after a crash, a kill or a stop the feed resumes from the oldest unfinished change and
-re-delivers whatever followed it (hence idempotent handlers). A failing change is retried with exponential
-back-off and each failure recorded; after ``max_attempts`` (counted across restarts) it is parked in
-``dead_letters`` and the checkpoint moves past it: nothing is skipped silently and nothing loops forever.
+re-delivers whatever followed it (hence idempotent handlers). A failing change (an exception, or a handler
+running past ``handler_timeout_s``) is retried with exponential back-off and each failure recorded; after
+``max_attempts`` (counted across restarts) it is parked in ``dead_letters`` and the checkpoint moves past it:
+nothing is skipped silently and nothing loops forever.
 
 Shape (after cht-core's sentinel, minus its two stumbles, #6440 and #8539): one reader task per database
 (``feed.FeedReader``, at most ``feed_concurrency`` long-polls at once) puts matching changes into one bounded
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 START_SEQ = "0"
 
 
+class HandlerTimeout(Exception):
+    """A handler ran past ``handler_timeout_s``; counted as a failure like any other."""
+
+
 @dataclass(frozen=True, slots=True)
 class FeedStatus:
     """Where one database's feed stands, for ``/healthz``. Seqs are opaque: lag is given in changes, not seqs.
@@ -70,6 +75,7 @@ class _Database:
     reader: FeedReader
     saved_seq: str | None
     last_seen_seq: str | None = None
+    last_marker: str | None = None
     pending: int | None = None
     caught_up: bool = False
     processed: int = 0
@@ -123,10 +129,18 @@ class Worker:
         self._couch = couch
         self._uow = uow
         self._handlers = list(handlers)
-        self._database_names = list(dict.fromkeys(databases))
         self._settings = settings
         self._follower = follower
-        self._databases: dict[str, _Database] = {}
+        slots = asyncio.Semaphore(settings.feed_concurrency)
+        self._databases = {
+            name: _Database(
+                name=name,
+                seqs=PendingSeqs(START_SEQ),
+                reader=FeedReader(couch, name, settings, slots=slots),
+                saved_seq=None,
+            )
+            for name in dict.fromkeys(databases)
+        }
         self._queue: asyncio.Queue[_Delivery] = asyncio.Queue(maxsize=settings.queue_size)
         self._stop_requested = asyncio.Event()
         self._stopping = False
@@ -134,6 +148,7 @@ class Worker:
         self._retries: set[asyncio.Task[None]] = set()
         self._doc_locks = _KeyedLocks()
         self._flush_lock = asyncio.Lock()
+        self._started = False
         self.running = False
 
     # --- public ---------------------------------------------------------------------------------------------
@@ -143,18 +158,18 @@ class Worker:
         self._stop_requested.set()
 
     async def run(self) -> None:
-        """Follow every database until ``stop()``; returns after in-flight work is finished and checkpoints saved."""
+        """Follow every database until ``stop()``; returns after in-flight work is finished and checkpoints saved.
+
+        A worker runs once; make a new one to run again (it resumes from the saved checkpoints).
+        """
+        if self._started:
+            raise RuntimeError("a Worker runs once; make a new one")
+        self._started = True
         async with self._uow.begin() as session:
             saved = await CheckpointStore(session, self._follower).all()
-        slots = asyncio.Semaphore(self._settings.feed_concurrency)
-        for name in self._database_names:
-            since = saved.get(name)
-            self._databases[name] = _Database(
-                name=name,
-                seqs=PendingSeqs(since if since is not None else START_SEQ),
-                reader=FeedReader(self._couch, name, self._settings, slots=slots),
-                saved_seq=since,
-            )
+        for db in self._databases.values():
+            db.saved_seq = saved.get(db.name)
+            db.seqs = PendingSeqs(db.saved_seq if db.saved_seq is not None else START_SEQ)
         readers = [asyncio.create_task(self._follow(db), name=f"feed:{db.name}") for db in self._databases.values()]
         consumers = [
             asyncio.create_task(self._consume(), name=f"handler:{index}") for index in range(self._settings.concurrency)
@@ -230,7 +245,9 @@ class Worker:
             token = db.seqs.add(change.seq)
             await self._queue.put(_Delivery(change, token, handlers))
         # Covers the page's design documents and unmatched changes: reached once everything before it is done.
-        db.seqs.add(page.last_seq, done=True)
+        if page.changes or page.last_seq != db.last_marker:
+            db.seqs.add(page.last_seq, done=True)
+            db.last_marker = page.last_seq
 
     @staticmethod
     def _matches(handler: Handler, change: Change) -> bool:
@@ -277,7 +294,11 @@ class Worker:
         """One attempt of ``handler``; True when it is finished with the change (handled or parked)."""
         change = delivery.change
         try:
-            await handler.handle(change)
+            try:
+                async with asyncio.timeout(self._settings.handler_timeout_s):
+                    await handler.handle(change)
+            except TimeoutError as exc:
+                raise HandlerTimeout(f"{handler.name} took longer than {self._settings.handler_timeout_s:g}s") from exc
         except Exception as exc:
             error = describe(exc)
             db.failures += 1

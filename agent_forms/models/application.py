@@ -59,9 +59,7 @@ class BankAccount(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, title="Rekening bank")
 
     bank: Bank = Field(title="Bank")
-    account_number: str = Field(
-        pattern=r"^[0-9]{6,20}$", title="Nomor rekening", description="Angka saja, tanpa spasi"
-    )
+    account_number: str = Field(pattern=r"^[0-9]{6,20}$", title="Nomor rekening", description="Angka saja, tanpa spasi")
     holder_name: PersonName = Field(title="Nama pemilik rekening")
 
 
@@ -89,9 +87,7 @@ class Application(Submission):
         title="Persetujuan",
         description="Id dokumen persetujuan pemohon; boleh tersinkron sesudah pengajuan ini",
     )
-    bank_account: BankAccount | None = Field(
-        default=None, title="Rekening bank", description="Bila sudah ada"
-    )
+    bank_account: BankAccount | None = Field(default=None, title="Rekening bank", description="Bila sudah ada")
 
     def rule_errors(self) -> list[Problem]:
         problems: list[Problem] = []
@@ -147,9 +143,7 @@ class Objection(Submission):
 
     type: Literal["objection"] = Field(title="Jenis dokumen")
     form_version: Literal[1] = Field(title="Versi formulir")
-    application_id: ApplicationRef = Field(
-        title="Pengajuan", description="Id dokumen pengajuan yang diputuskan"
-    )
+    application_id: ApplicationRef = Field(title="Pengajuan", description="Id dokumen pengajuan yang diputuskan")
     result_id: ResultRef | None = Field(
         default=None, title="Keputusan", description="Id dokumen hasil yang diberatkan, bila diketahui"
     )

@@ -61,9 +61,7 @@ class Choice(StrEnum):
         return obj
 
     @classmethod
-    def __get_pydantic_json_schema__(
-        cls, schema: cs.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
+    def __get_pydantic_json_schema__(cls, schema: cs.CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         return {
             "type": "string",
             "title": (cls.__doc__ or cls.__name__).strip().splitlines()[0],
@@ -212,9 +210,7 @@ class GeoPoint(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="Posisi GPS")
 
-    lat: float = Field(
-        ge=-90, le=90, title="Lintang", description="Derajat desimal; selatan negatif, mis. -8.2192"
-    )
+    lat: float = Field(ge=-90, le=90, title="Lintang", description="Derajat desimal; selatan negatif, mis. -8.2192")
     lon: float = Field(ge=-180, le=180, title="Bujur", description="Derajat desimal, mis. 114.3691")
     accuracy_m: float | None = Field(
         default=None,
@@ -225,10 +221,7 @@ class GeoPoint(BaseModel):
     )
 
     def soft_checks(self, field: str) -> list[Problem]:
-        if (
-            INDONESIA_LAT[0] <= self.lat <= INDONESIA_LAT[1]
-            and INDONESIA_LON[0] <= self.lon <= INDONESIA_LON[1]
-        ):
+        if INDONESIA_LAT[0] <= self.lat <= INDONESIA_LAT[1] and INDONESIA_LON[0] <= self.lon <= INDONESIA_LON[1]:
             return []
         return [Problem(field, "gps.outside", "Posisi GPS berada di luar wilayah Indonesia")]
 
@@ -262,9 +255,7 @@ class Submission(BaseModel):
     agent_id: str = Field(
         min_length=1, max_length=64, title="Petugas", description="Nama pengguna yang mencatat (pendamping)"
     )
-    device_id: str = Field(
-        min_length=1, max_length=128, title="Perangkat", description="Id perangkat yang mencatat"
-    )
+    device_id: str = Field(min_length=1, max_length=128, title="Perangkat", description="Id perangkat yang mencatat")
     captured_at: AwareDatetime = Field(
         title="Waktu pencatatan",
         description="Waktu data disimpan di perangkat, dengan zona waktu, mis. 2025-09-14T09:12:03+07:00",

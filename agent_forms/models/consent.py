@@ -157,17 +157,12 @@ class _PersonalConsentBase(Submission):
 
     def _person_rule_errors(self) -> list[Problem]:
         problems = self._birth_date_errors(self.subject_birth_date, "subject_birth_date")
-        if (
-            not problems
-            and self.guardian is None
-            and age_on(self.subject_birth_date, self.reference_date) < ADULT_AGE
-        ):
+        if not problems and self.guardian is None and age_on(self.subject_birth_date, self.reference_date) < ADULT_AGE:
             problems.append(
                 Problem(
                     "guardian",
                     "consent.guardian_required",
-                    f"Yang bersangkutan berusia di bawah {ADULT_AGE} tahun: "
-                    "persetujuan harus diberikan orang tua/wali",
+                    f"Yang bersangkutan berusia di bawah {ADULT_AGE} tahun: persetujuan harus diberikan orang tua/wali",
                 )
             )
         if self.guardian is not None and self.guardian.nik == self.subject_nik:
@@ -181,9 +176,7 @@ class _PersonalConsentBase(Submission):
         return problems
 
     def _person_soft_checks(self) -> list[Problem]:
-        problems = self._nik_soft(
-            self.subject_nik, "subject_nik", declared_birth_date=self.subject_birth_date
-        )
+        problems = self._nik_soft(self.subject_nik, "subject_nik", declared_birth_date=self.subject_birth_date)
         if self.guardian is not None:
             problems.extend(self._nik_soft(self.guardian.nik, "guardian.nik"))
         parties = {self.subject_nik, *([self.guardian.nik] if self.guardian else [])}
@@ -219,13 +212,11 @@ class Consent(_PersonalConsentBase):
         min_length=1,
         max_length=len(ConsentSource),
         title="Tujuan yang disetujui",
-        description="Satu baris per sumber data yang akan diperiksa; "
-        "setiap sumber disetujui atau ditolak sendiri",
+        description="Satu baris per sumber data yang akan diperiksa; setiap sumber disetujui atau ditolak sendiri",
     )
     notice_version: ShortText = Field(
         title="Versi pemberitahuan",
-        description="Versi teks pemberitahuan (dasar hukum, tujuan, jenis data, masa simpan, hak) "
-        "yang ditunjukkan",
+        description="Versi teks pemberitahuan (dasar hukum, tujuan, jenis data, masa simpan, hak) yang ditunjukkan",
     )
     channel: Channel = Field(default=Channel.ASSISTED, title="Cara pengajuan")
 
@@ -235,9 +226,7 @@ class Consent(_PersonalConsentBase):
         for i, purpose in enumerate(self.purposes):
             if purpose.source in seen:
                 problems.append(
-                    Problem(
-                        f"purposes[{i}].source", "list.duplicate", "Setiap sumber data cukup dicatat sekali"
-                    )
+                    Problem(f"purposes[{i}].source", "list.duplicate", "Setiap sumber data cukup dicatat sekali")
                 )
             seen.add(purpose.source)
         return problems
@@ -283,9 +272,7 @@ class ConsentWithdrawal(_PersonalConsentBase):
         problems = self._person_rule_errors()
         if self.scope is WithdrawalScope.SOURCES and not self.sources:
             problems.append(
-                Problem(
-                    "sources", "withdrawal.sources_required", "Pilih sumber data yang persetujuannya ditarik"
-                )
+                Problem("sources", "withdrawal.sources_required", "Pilih sumber data yang persetujuannya ditarik")
             )
         if self.scope is WithdrawalScope.ALL and self.sources:
             problems.append(

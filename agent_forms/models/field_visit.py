@@ -46,14 +46,10 @@ class FieldVisit(Submission):
     type: Literal["field_visit"] = Field(title="Jenis dokumen")
     form_version: Literal[1] = Field(title="Versi formulir")
     task_id: TaskRef = Field(title="Tugas", description="Id tugas verifikasi lapangan yang dijawab")
-    household_id: HouseholdRef | None = Field(
-        default=None, title="Keluarga", description="Id dokumen keluarga"
-    )
+    household_id: HouseholdRef | None = Field(default=None, title="Keluarga", description="Id dokumen keluarga")
     visited_at: AwareDatetime = Field(title="Waktu kunjungan", description="Dengan zona waktu")
     location: GeoPoint = Field(title="Lokasi kunjungan (GPS)")
-    address_found: bool = Field(
-        title="Alamat ditemukan", description="Keluarga ditemukan di alamat yang tercatat"
-    )
+    address_found: bool = Field(title="Alamat ditemukan", description="Keluarga ditemukan di alamat yang tercatat")
     respondent_nik: Nik | None = Field(
         default=None, title="NIK narasumber", description="Anggota keluarga yang ditemui"
     )
@@ -182,9 +178,7 @@ class Evidence(Submission):
         for i, photo in enumerate(self.photos):
             if photo.attachment in seen:
                 problems.append(
-                    Problem(
-                        f"photos[{i}].attachment", "list.duplicate", "Lampiran yang sama disebut dua kali"
-                    )
+                    Problem(f"photos[{i}].attachment", "list.duplicate", "Lampiran yang sama disebut dua kali")
                 )
             seen.add(photo.attachment)
             is_document = photo.kind == AttachmentKind.SUPPORTING_DOCUMENT

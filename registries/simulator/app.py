@@ -117,9 +117,7 @@ def _token_router(source: SourceKey) -> APIRouter:
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
         given = _basic_credentials(authorization) or (client_id or "", client_secret or "")
         expected = state.credentials[source]
-        if not (
-            secrets.compare_digest(given[0], expected[0]) and secrets.compare_digest(given[1], expected[1])
-        ):
+        if not (secrets.compare_digest(given[0], expected[0]) and secrets.compare_digest(given[1], expected[1])):
             return JSONResponse({"error": "invalid_client"}, status_code=401)
         value = secrets.token_urlsafe(24)
         state.tokens[value] = (source, time.monotonic() + state.token_ttl_s)

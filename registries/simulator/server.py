@@ -31,9 +31,7 @@ def simulator_in_thread(
         create_app(settings, engine=engine), log_level="warning", ws="none", lifespan="on", access_log=False
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="registries-sim"
-    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="registries-sim")
     thread.start()
     try:
         deadline = time.monotonic() + 30

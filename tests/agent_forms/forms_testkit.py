@@ -292,9 +292,7 @@ def bilevel_png(width: int, height: int) -> bytes:
     """A valid 1-bit PNG of any size that stays tiny: rows of zeros deflated as a stream, no pixel buffer."""
 
     def chunk(kind: bytes, payload: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-        )
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
     row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
     deflate = zlib.compressobj(9)

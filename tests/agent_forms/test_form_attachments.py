@@ -7,6 +7,12 @@ import warnings
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from agent_forms import Limits, Verdict, validate_document
+from agent_forms.attachments import inspect_image, sniff
 from tests.agent_forms.forms_testkit import (
     AGENT,
     DESA_DIGITS,
@@ -18,12 +24,6 @@ from tests.agent_forms.forms_testkit import (
     png_bytes,
     webp_bytes,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from PIL import Image
-
-from agent_forms import Limits, Verdict, validate_document
-from agent_forms.attachments import inspect_image, sniff
 
 
 def evidence_with(data: bytes, content_type: str = "image/jpeg", **kwargs: Any) -> Verdict:
@@ -160,11 +160,7 @@ def test_exif_time_and_gps_are_metadata() -> None:
     verdict = evidence_with(data)
     assert verdict.ok and verdict.warnings == []
     meta = verdict.metadata["attachments"]["depan.jpg"]
-    assert (
-        meta["kind"] == "house_front"
-        and meta["format"] == "JPEG"
-        and (meta["width"], meta["height"]) == (64, 48)
-    )
+    assert meta["kind"] == "house_front" and meta["format"] == "JPEG" and (meta["width"], meta["height"]) == (64, 48)
     assert meta["exif_captured_at"] == "2025-09-14T08:45:10+07:00"
     assert meta["gps"]["lat"] == pytest.approx(-8.2146, abs=1e-4)
     assert meta["gps"]["lon"] == pytest.approx(114.3688, abs=1e-4)
@@ -181,12 +177,8 @@ def test_house_photo_warnings() -> None:
 # --- Declared kinds, stubs, totals --------------------------------------------------------------------------
 
 
-def check(
-    doc: dict[str, Any], attachments: dict[str, bytes] | None = None, limits: Limits = LIMITS
-) -> Verdict:
-    return validate_document(
-        doc, desa_code=DESA_DIGITS, agent_id=AGENT, attachments=attachments, limits=limits
-    )
+def check(doc: dict[str, Any], attachments: dict[str, bytes] | None = None, limits: Limits = LIMITS) -> Verdict:
+    return validate_document(doc, desa_code=DESA_DIGITS, agent_id=AGENT, attachments=attachments, limits=limits)
 
 
 def test_content_type_must_match() -> None:
@@ -197,9 +189,7 @@ def test_content_type_must_match() -> None:
 def test_undeclared_and_missing() -> None:
     doc = fresh("evidence")
     doc["_attachments"]["lain.jpg"] = inline(jpeg_bytes(), "image/jpeg")
-    assert [(p.field, p.code) for p in check(doc).errors] == [
-        ("_attachments.lain.jpg", "attachment.undeclared")
-    ]
+    assert [(p.field, p.code) for p in check(doc).errors] == [("_attachments.lain.jpg", "attachment.undeclared")]
     doc = fresh("evidence")
     del doc["_attachments"]["kk.jpg"]
     assert [(p.field, p.code) for p in check(doc).errors] == [("_attachments.kk.jpg", "attachment.missing")]
@@ -223,9 +213,7 @@ def test_stub_without_bytes_and_bytes_out_of_band() -> None:
     doc["_attachments"]["depan.jpg"] = {"content_type": "image/jpeg", "stub": True, "revpos": 1}
     assert [p.code for p in check(doc).errors] == ["attachment.no_data"]
     assert check(doc, {"depan.jpg": data}).ok
-    assert [p.code for p in check(doc, {"depan.jpg": data, "extra.jpg": data}).errors] == [
-        "attachment.unlisted"
-    ]
+    assert [p.code for p in check(doc, {"depan.jpg": data, "extra.jpg": data}).errors] == ["attachment.unlisted"]
 
 
 def test_bad_base64_and_bad_entries() -> None:

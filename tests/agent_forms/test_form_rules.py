@@ -6,11 +6,11 @@ from datetime import date
 from typing import Any
 
 import pytest
-from tests.agent_forms.forms_testkit import AGENT, DESA_DIGITS, LIMITS, fresh, make_nik
 from pydantic import ValidationError
 
 from agent_forms import Verdict, validate_document
 from agent_forms.models import Household
+from tests.agent_forms.forms_testkit import AGENT, DESA_DIGITS, LIMITS, fresh, make_nik
 
 DELETE = object()
 Patch = dict[str, Any]

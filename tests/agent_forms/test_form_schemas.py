@@ -7,9 +7,9 @@ import re
 from typing import Any
 
 import pytest
-from tests.agent_forms.forms_testkit import BUILDERS, fresh
 
 from agent_forms import FORMS, form_schema, list_forms
+from tests.agent_forms.forms_testkit import BUILDERS, fresh
 
 
 def test_every_form_is_listed() -> None:

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 import pytest
-from tests.agent_forms.forms_testkit import AGENT, BUILDERS, DESA, DESA_DIGITS, LIMITS, fresh
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import Field
@@ -22,6 +21,7 @@ from agent_forms import (
 )
 from agent_forms.models import Household
 from agent_forms.models.registry import make_adapter
+from tests.agent_forms.forms_testkit import AGENT, BUILDERS, DESA, DESA_DIGITS, LIMITS, fresh
 
 
 def check(doc: Any, **kwargs: Any) -> Verdict:
@@ -226,9 +226,7 @@ def test_old_versions_stay_valid_when_a_new_one_appears(monkeypatch: pytest.Monk
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=12,
 )
 

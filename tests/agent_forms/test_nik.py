@@ -193,9 +193,7 @@ def test_any_bad_day_is_refused(case: tuple[str, date, bool], day: int) -> None:
 
 
 @given(valid_niks(), st.integers(min_value=1, max_value=12), st.booleans())
-def test_a_day_past_the_end_of_the_month_is_refused(
-    case: tuple[str, date, bool], month: int, female: bool
-) -> None:
+def test_a_day_past_the_end_of_the_month_is_refused(case: tuple[str, date, bool], month: int, female: bool) -> None:
     nik = case[0]
     year2 = int(nik[10:12])
     last = {2: 29 if year2 % 4 == 0 else 28, 4: 30, 6: 30, 9: 30, 11: 30}.get(month, 31)

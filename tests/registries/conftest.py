@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from tests.registries.registries_testkit import ReferenceStore
 
 from registries.generator import ReferenceDataGenerator, emit_changes, load
 from registries.simulator.server import settings_for, simulator_in_thread
 from registries.sources import Sources, http_sources, local_sources
 from simpul.db import make_async_engine, make_sync_engine
 from simpul.settings import Settings
+from tests.registries.registries_testkit import ReferenceStore
 
 HOUSEHOLDS = 200
 SEED = 7

@@ -5,22 +5,20 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from tests.registries.registries_testkit import ReferenceStore
 
 from registries import tables as t
 from registries.errors import InvalidCursor, InvalidQuery
 from registries.identifiers import nik_birth_date
 from registries.models import ChangeKind, IdentityQuery, LifeStatus, Match
 from registries.sources import Sources
+from tests.registries.registries_testkit import ReferenceStore
 
 pytestmark = pytest.mark.anyio
 
 UNKNOWN_NIK = "3510019999990001"
 
 
-async def test_verify_matches_every_submitted_field(
-    sources: Sources, reference_store: ReferenceStore
-) -> None:
+async def test_verify_matches_every_submitted_field(sources: Sources, reference_store: ReferenceStore) -> None:
     person = reference_store.first(t.RegPerson, t.table_of(t.RegPerson).c.status == "alive")
     answer = await sources.population.verify(
         IdentityQuery(
@@ -35,9 +33,7 @@ async def test_verify_matches_every_submitted_field(
     assert answer.source and isinstance(answer.as_of, dt.date)
 
 
-async def test_verify_answers_per_field_never_the_record(
-    sources: Sources, reference_store: ReferenceStore
-) -> None:
+async def test_verify_answers_per_field_never_the_record(sources: Sources, reference_store: ReferenceStore) -> None:
     person = reference_store.first(t.RegPerson)
     answer = await sources.population.verify(
         IdentityQuery(nik=str(person["nik"]), name="Nama Yang Lain Sekali", birth_date=dt.date(1900, 1, 1))
@@ -54,9 +50,7 @@ async def test_verify_unknown_nik(sources: Sources) -> None:
     assert answer.name is Match.no_match
 
 
-async def test_nik_date_part_may_differ_from_the_registry(
-    sources: Sources, reference_store: ReferenceStore
-) -> None:
+async def test_nik_date_part_may_differ_from_the_registry(sources: Sources, reference_store: ReferenceStore) -> None:
     case = reference_store.edge_cases("nik_date_mismatch")[0]
     assert case.nik is not None
     registry = reference_store.person(case.nik)
@@ -129,9 +123,7 @@ async def test_dtsen_holds_a_mistyped_nik(sources: Sources, reference_store: Ref
     assert (await sources.population.status(case.nik)).status is LifeStatus.not_found
 
 
-async def test_ministries_answers_carry_their_sources(
-    sources: Sources, reference_store: ReferenceStore
-) -> None:
+async def test_ministries_answers_carry_their_sources(sources: Sources, reference_store: ReferenceStore) -> None:
     job = reference_store.first(t.RegEmployment)
     employment = await sources.ministries.employment(str(job["nik"]))
     assert employment.records and employment.records[0].kind.value == job["kind"]
@@ -162,9 +154,7 @@ async def test_malformed_numbers_are_invalid_queries(sources: Sources, bad: str)
         await sources.ministries.employment(bad)
 
 
-async def test_changes_page_through_with_the_cursor(
-    sources: Sources, reference_store: ReferenceStore
-) -> None:
+async def test_changes_page_through_with_the_cursor(sources: Sources, reference_store: ReferenceStore) -> None:
     for source in (sources.population, sources.dtsen, sources.ministries):
         everything = await source.changes(limit=1000)
         assert not everything.more
@@ -187,9 +177,7 @@ async def test_changes_page_through_with_the_cursor(
 
 async def test_changes_of_each_source_are_its_own(sources: Sources) -> None:
     assert {c.kind for c in (await sources.dtsen.changes(limit=1000)).changes} == {ChangeKind.reranking}
-    assert {c.kind for c in (await sources.ministries.changes(limit=1000)).changes} == {
-        ChangeKind.asn_appointment
-    }
+    assert {c.kind for c in (await sources.ministries.changes(limit=1000)).changes} == {ChangeKind.asn_appointment}
     foreign = (await sources.dtsen.changes(limit=1)).cursor
     with pytest.raises(InvalidCursor):
         await sources.population.changes(foreign)

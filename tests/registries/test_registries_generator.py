@@ -9,7 +9,6 @@ from statistics import mean
 from typing import Any
 
 import pytest
-from tests.registries.registries_testkit import ReferenceStore
 from sqlalchemy import Engine, func, select
 
 from agent_forms import wilayah
@@ -18,6 +17,7 @@ from registries import tables as t
 from registries.generator import EDGE_LABELS, ReferenceDataGenerator, emit_changes, load
 from registries.identifiers import nik_is_well_formed
 from simpul.db import make_sync_engine
+from tests.registries.registries_testkit import ReferenceStore
 
 REFERENCE = dt.date(2025, 10, 1)
 

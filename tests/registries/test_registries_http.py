@@ -11,7 +11,6 @@ from collections.abc import Callable
 import httpx
 import pytest
 from pydantic import SecretStr
-from tests.registries.registries_testkit import ReferenceStore
 
 from registries.config import RegistriesSettings
 from registries.errors import (
@@ -26,6 +25,7 @@ from registries.resilience import BreakerState, backoff_delay
 from registries.simulator.app import SimulatorState, create_app
 from registries.sources import http_sources
 from simpul.db import make_async_engine
+from tests.registries.registries_testkit import ReferenceStore
 
 pytestmark = pytest.mark.anyio
 

@@ -30,9 +30,7 @@ async def test_generate_load_and_answer_on_postgresql() -> None:
     emitted = emit_changes(engine, 10)
     engine.dispose()
     assert summary.households == 150 and len(emitted) == 10
-    person = next(
-        row for batch in ReferenceDataGenerator(7, 150).batches() for row in batch.rows["reg_person"]
-    )
+    person = next(row for batch in ReferenceDataGenerator(7, 150).batches() for row in batch.rows["reg_person"])
     async_engine = make_async_engine(POSTGRES_URL)
     try:
         sources = local_sources(async_engine)

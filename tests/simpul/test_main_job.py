@@ -64,9 +64,7 @@ def test_run_starts_everything_restarts_a_dead_local_server_and_stops_cleanly(tm
         tokens = httpx.post(
             url + "/api/auth/token", data={"username": "pendamping.lateng", "password": "simpul-demo"}
         ).json()
-        info = httpx.get(
-            url + "/sync/desa_3510161014/", headers={"Authorization": f"Bearer {tokens['access_token']}"}
-        )
+        info = httpx.get(url + "/sync/desa_3510161014/", headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert info.status_code == 200 and info.json()["db_name"] == "desa_3510161014"
 
         # The local server dies: it is restarted and the event logged.
@@ -77,15 +75,21 @@ def test_run_starts_everything_restarts_a_dead_local_server_and_stops_cleanly(tm
             time.sleep(0.2)
         assert "restarting" in log.read_text()
         _wait_healthy(url, process, log)
-        assert httpx.get(url + "/sync/desa_3510161014/", headers={
-            "Authorization": f"Bearer {tokens['access_token']}"}).status_code == 200
+        assert (
+            httpx.get(
+                url + "/sync/desa_3510161014/", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+            ).status_code
+            == 200
+        )
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
     assert not _listening(couch_port), "the local server must stop with the main job"
     # A second start finds everything provisioned and says so.
     with log.open("wb") as out:
-        again = subprocess.Popen([sys.executable, "-m", "simpul.cli", "run"], env=env, stdout=out, stderr=subprocess.STDOUT)
+        again = subprocess.Popen(
+            [sys.executable, "-m", "simpul.cli", "run"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     try:
         _wait_healthy(url, again, log)
         assert "nothing to do" in log.read_text()
@@ -104,7 +108,8 @@ def test_users_add_reads_the_password_from_stdin(tmp_path: Path, monkeypatch: py
     again = runner.invoke(app, args, input="a-long-password\n")
     assert again.exit_code == 1 and "already exists" in again.output
     wrong = runner.invoke(
-        app, ["users", "add", "--username", "x", "--role", "pendamping", "--desa", "99.99", "--password-stdin"],
+        app,
+        ["users", "add", "--username", "x", "--role", "pendamping", "--desa", "99.99", "--password-stdin"],
         input="a-long-password\n",
     )
     assert wrong.exit_code == 1 and "not a desa code" in wrong.output

@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
-from tests.sync.sync_testkit import fast, feed_seqs, last_seq, write_docs
 
 from replication.couch import CouchClient
 from replication.errors import CouchNotFound, CouchUnavailable
 from sync.feed import FeedReader
+from tests.sync.sync_testkit import fast, feed_seqs, last_seq, write_docs
 
 pytestmark = pytest.mark.anyio
 

@@ -66,6 +66,6 @@ def test_change_from_a_feed_row_keeps_seq_and_leaves() -> None:
 
 def test_worker_settings_nest_in_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIMPUL_WORKER__MAX_ATTEMPTS", "7")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert settings.worker.max_attempts == 7
     assert settings.worker.queue_size == WorkerSettings().queue_size

@@ -6,6 +6,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
+
+from replication.couch import CouchClient
+from sync.checkpoints import CheckpointStore
+from sync.config import WorkerSettings
+from sync.deadletters import FailureStore, RequeueOutcome, list_dead_letters, requeue
+from sync.handlers import Handler
+from sync.uow import UnitOfWork
+from sync.worker import Worker
 from tests.sync.sync_testkit import (
     Flaky,
     Gate,
@@ -18,14 +26,6 @@ from tests.sync.sync_testkit import (
     running,
     write_docs,
 )
-
-from replication.couch import CouchClient
-from sync.checkpoints import CheckpointStore
-from sync.config import WorkerSettings
-from sync.deadletters import FailureStore, RequeueOutcome, list_dead_letters, requeue
-from sync.handlers import Handler
-from sync.uow import UnitOfWork
-from sync.worker import Worker
 
 pytestmark = [pytest.mark.live, pytest.mark.anyio]
 
@@ -86,6 +86,16 @@ async def test_a_new_worker_resumes_from_the_checkpoint(couch: CouchClient, uow:
     assert after.ids(db) == docs(5, start=10)
 
 
+async def test_an_idle_database_is_reported_caught_up(couch: CouchClient, uow: UnitOfWork, new_db: NewDb) -> None:
+    db = await new_db()
+    worker = make_worker(couch, uow, [Recorder()], [db], fast(longpoll_timeout_s=0.2, longpoll_grace_s=0.1))
+    assert not worker.status()[db].caught_up
+    async with running(worker):
+        await eventually(lambda: worker.status()[db].caught_up)
+    with pytest.raises(RuntimeError):
+        await worker.run()
+
+
 async def test_the_checkpoint_stays_before_a_slow_change_while_later_ones_finish(
     couch: CouchClient, uow: UnitOfWork, new_db: NewDb
 ) -> None:
@@ -123,7 +133,7 @@ async def test_a_poison_change_is_parked_after_n_attempts_and_the_rest_flow(
 
     assert poison.calls["doc:003"] == 3
     assert sorted(poison.done) == [doc for doc in docs(8) if doc != "doc:003"]
-    assert recorder.ids(db) == docs(8)  # the other handler got the poison document once, like every other
+    assert sorted(recorder.ids(db)) == docs(8)  # the other handler got each document once, the poison one too
     assert await saved_checkpoint(uow, db) == await last_seq(couch, db)
     [letter] = await list_dead_letters(uow, db=db)
     assert (letter.doc_id, letter.handler, letter.attempts, letter.seq) == ("doc:003", "poison", 3, seqs["doc:003"])
@@ -147,6 +157,24 @@ async def test_a_poison_change_is_parked_after_n_attempts_and_the_rest_flow(
     async with uow.begin() as session:
         [failure] = await FailureStore(session).failures(db=db)
     assert failure.resolved_at is not None
+
+
+async def test_a_handler_that_hangs_fails_by_timeout_and_is_parked(
+    couch: CouchClient, uow: UnitOfWork, new_db: NewDb
+) -> None:
+    db = await new_db()
+    await write_docs(couch, db, docs(3))
+    gate = Gate(held=["doc:001"])  # never released
+    worker = make_worker(couch, uow, [gate], [db], fast(max_attempts=2, handler_timeout_s=0.05))
+
+    async with running(worker):
+        await eventually(lambda: worker.status()[db].parked == 1 and worker.status()[db].in_flight == 0)
+
+    assert gate.started.count("doc:001") == 2
+    assert sorted(gate.finished) == ["doc:000", "doc:002"]
+    [letter] = await list_dead_letters(uow, db=db)
+    assert letter.error == "HandlerTimeout: gate took longer than 0.05s"
+    assert await saved_checkpoint(uow, db) == await last_seq(couch, db)
 
 
 async def test_a_change_that_fails_then_succeeds_is_retried_and_not_parked(

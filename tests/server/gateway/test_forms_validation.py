@@ -65,7 +65,7 @@ def test_a_mixed_batch_stores_the_valid_and_the_device_pulls_why_the_rest_were_r
 ):
     valid = [form_doc(kind) for kind in ("household", "consent", "application", "field_visit", "evidence")]
     bad_nik = _household_with_bad_nik()
-    not_a_form = {"_id": f"bench:{_key()}", "type": "bench", "n": 1}
+    not_a_form: dict[str, Any] = {"_id": f"bench:{_key()}", "type": "bench", "n": 1}
     other_agent = form_doc("household", agent="agent.kemiren")
     other_desa = form_doc("household", desa=KEMIREN)
     wrong_prefix = {**form_doc("consent"), "_id": f"household:{_key()}"}
