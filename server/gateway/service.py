@@ -12,10 +12,9 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -25,31 +24,61 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from replication.couch import CouchClient
-from replication.errors import CouchConflict, CouchError, CouchUnavailable
+from replication.errors import CouchError, CouchUnavailable
 from server.core.errors import BadRequest, Forbidden, PayloadTooLarge, ServiceUnavailable
 from server.core.metrics import Metrics
 from server.gateway import paths
 from server.gateway.access import Principal, SyncAccess
+from server.gateway.issues import SyncIssues, issue_id
 from server.gateway.multipart import parse_related
 from server.gateway.paths import SyncPath, Target
-from server.gateway.validation import Accepted, DocumentValidator, IncomingDoc, Outcome, Refusal, WriteContext
+from server.gateway.validation import DocumentValidator, IncomingDoc, Refusal, WriteContext
 
 log = logging.getLogger(__name__)
 
 # Query parameters a replicator sends, per endpoint. Anything else is refused rather than passed to a backend
 # that may misread it.
 _DOC_READ_PARAMS = frozenset(
-    "rev revs revs_info open_revs latest attachments att_encoding_info atts_since conflicts deleted_conflicts "  # noqa: SIM905
-    "local_seq meta".split()
-)
+    {"rev", "revs", "revs_info", "open_revs", "latest", "attachments", "att_encoding_info", "atts_since",
+     "conflicts", "deleted_conflicts", "local_seq", "meta"}
+)  # fmt: skip
 _ALLOWED_PARAMS: dict[str, frozenset[str]] = {
     "_changes": frozenset(
-        "since limit feed heartbeat timeout style include_docs descending conflicts attachments "  # noqa: SIM905
-        "att_encoding_info filter doc_ids seq_interval return_docs".split()
+        {
+            "since",
+            "limit",
+            "feed",
+            "heartbeat",
+            "timeout",
+            "style",
+            "include_docs",
+            "descending",
+            "conflicts",
+            "attachments",
+            "att_encoding_info",
+            "filter",
+            "doc_ids",
+            "seq_interval",
+            "return_docs",
+        }
     ),
     "_all_docs": frozenset(
-        "include_docs conflicts attachments keys key startkey endkey start_key end_key limit skip descending "  # noqa: SIM905
-        "inclusive_end update_seq".split()
+        {
+            "include_docs",
+            "conflicts",
+            "attachments",
+            "keys",
+            "key",
+            "startkey",
+            "endkey",
+            "start_key",
+            "end_key",
+            "limit",
+            "skip",
+            "descending",
+            "inclusive_end",
+            "update_seq",
+        }
     ),
     "_bulk_get": frozenset({"revs", "latest", "attachments", "att_encoding_info"}),
     "_bulk_docs": frozenset(),
@@ -59,6 +88,7 @@ _ALLOWED_PARAMS: dict[str, frozenset[str]] = {
 }
 _DOC_WRITE_PARAMS = frozenset({"new_edits", "rev", "batch"})
 _FEEDS = frozenset({"normal", "longpoll", "continuous"})
+_RELAY_WHOLE_BYTES = 1024 * 1024
 # Response headers a client needs; hop-by-hop and server-identity headers are dropped.
 _RELAYED_HEADERS = ("content-type", "etag", "cache-control", "content-md5", "x-couch-request-id", "location")
 
@@ -96,6 +126,7 @@ class Gateway:
         self.metrics = metrics
         self.max_batch_bytes = max_batch_bytes
         self.longpoll_max_s = longpoll_max_s
+        self.issues = SyncIssues(couch)
         self._root_uuid: str | None = None
 
     # --- entry --------------------------------------------------------------------------------------------
@@ -230,7 +261,7 @@ class Gateway:
         refused = [(doc.body, refusal) for doc, refusal in zip(incoming, verdicts, strict=True) if refusal]
         # The refusal reaches the device as a document before it is told "forbidden": if writing it fails the
         # device retries the whole batch, so no refusal is ever lost.
-        await self._record_refusals(target.db, desa_code, principal, refused)
+        await self.issues.record_refusals(target.db, desa_code, principal, refused)
         upstream: list[dict[str, Any]] = []
         if accepted:
             try:
@@ -244,8 +275,8 @@ class Gateway:
             if not isinstance(outcome, Refusal) and doc.body.get("_id") not in failed
         ]
         # A correction may come in the same batch as the document it corrects, whose issue was just written.
-        issues |= {_issue_id(i) for doc, _ in refused if isinstance(i := doc.get("_id"), str) and i}
-        await self._settle_issues(target.db, desa_code, principal, stored, issues)
+        issues |= {issue_id(i) for doc, _ in refused if isinstance(i := doc.get("_id"), str) and i}
+        await self.issues.settle(target.db, desa_code, principal, stored, issues)
         self.metrics.documents(desa_code, accepted=len(accepted), refused=len(refused))
         return _json_response(201, _merge_bulk_results(docs, verdicts, upstream, new_edits))
 
@@ -288,12 +319,12 @@ class Gateway:
         incoming = IncomingDoc(doc, len(body), attachments)
         outcome = await asyncio.to_thread(self.validator, incoming, ctx)
         if isinstance(outcome, Refusal):
-            await self._record_refusals(target.db, desa_code, principal, [(doc, outcome)])
+            await self.issues.record_refusals(target.db, desa_code, principal, [(doc, outcome)])
             self.metrics.documents(desa_code, accepted=0, refused=1)
             return _json_response(403, {"error": "forbidden", "reason": outcome.reason})
         response = await self._relay(request, target.upstream_path(), query.raw, body=body)
         if response.status_code < 300:
-            await self._settle_issues(target.db, desa_code, principal, [(doc, outcome)], issues)
+            await self.issues.settle(target.db, desa_code, principal, [(doc, outcome)], issues)
             self.metrics.documents(desa_code, accepted=1, refused=0)
         return response
 
@@ -309,114 +340,32 @@ class Gateway:
         self, db: str, desa_code: str, principal: Principal, docs: Sequence[Mapping[str, Any]], *, new_edits: bool
     ) -> tuple[WriteContext, frozenset[str]]:
         """The write's context, and which ``sync_issue`` documents the write may settle already exist (those of
-        the written ids and of the ids they supersede) — looked up in the same request, so a batch with no issue
-        to settle costs no extra round trip."""
-        ids = {i for d in docs if isinstance(i := d.get("_id"), str) and not i.startswith(("_design/", "_local/"))}
-        issue_ids = {_issue_id(i) for i in ids} | {
-            _issue_id(s) for d in docs if isinstance(s := d.get("supersedes"), str) and s
+        the written ids and of the ids they supersede) — looked up in the same request.
+
+        Replication (``new_edits=false``) of a first revision (``1-…``) needs no look-up: it cannot be a later
+        edit of something already synced, nor the fix of a refused document (a fix on the device is a second
+        revision). In the rare case that two devices create the same natural-key id, CouchDB keeps both as
+        conflicting leaves: nothing is overwritten, and the pipeline sees the conflict. So the usual push of new
+        documents costs no extra round trip to CouchDB."""
+        ids = {
+            i
+            for d in docs
+            if isinstance(i := d.get("_id"), str)
+            and not i.startswith(("_design/", "_local/"))
+            and (new_edits or _generation(d.get("_rev")) != 1)
         }
-        try:
-            current = await self.couch.current_revs(db, sorted(ids | issue_ids))
-        except CouchUnavailable as exc:
-            raise ServiceUnavailable("the database server is not reachable; try again") from exc
+        issue_ids = {issue_id(i) for i in ids} | {
+            issue_id(s) for d in docs if isinstance(s := d.get("supersedes"), str) and s
+        }
+        current: dict[str, str] = {}
+        if ids or issue_ids:
+            try:
+                current = await self.couch.current_revs(db, sorted(ids | issue_ids))
+            except CouchUnavailable as exc:
+                raise ServiceUnavailable("the database server is not reachable; try again") from exc
         existing = {i: rev for i, rev in current.items() if i in ids}
         ctx = WriteContext(db, desa_code, principal.username, principal.device_id, existing, new_edits=new_edits)
         return ctx, frozenset(i for i in current if i in issue_ids)
-
-    async def _record_refusals(
-        self, db: str, desa_code: str, principal: Principal, refused: Sequence[tuple[Mapping[str, Any], Refusal]]
-    ) -> None:
-        plans: dict[str, _Plan] = {}
-        for doc, refusal in refused:
-            doc_id = doc.get("_id")
-            if not isinstance(doc_id, str) or not doc_id:
-                continue  # nothing to address the issue to; the forbidden entry is all the device gets
-            plans[_issue_id(doc_id)] = _replace_with(sync_issue_doc(doc, desa_code, principal, refusal))
-        try:
-            await self._write_issues(db, plans)
-        except CouchError as exc:
-            raise ServiceUnavailable("could not record the refusal; try again") from exc
-
-    async def _settle_issues(
-        self,
-        db: str,
-        desa_code: str,
-        principal: Principal,
-        stored: Sequence[tuple[Mapping[str, Any], Outcome]],
-        existing: frozenset[str],
-    ) -> None:
-        """What stored documents change in the ``sync_issue`` documents, after they are stored.
-
-        - A document accepted with warnings gets ``sync_issue:<its id>`` with ``status: "warning"``.
-        - A document stored under an id that was refused before (the device fixed it in place before it ever
-          synced) resolves that id's open issue.
-        - A correction, ``supersedes: <id>``, resolves ``sync_issue:<id>`` when it is open (or a warning):
-          ``status: "resolved"``, ``resolved_by: <the correction's id>``.
-
-        Server-owned writes, idempotent (a re-sent batch changes nothing). They never fail the device's write,
-        which is already stored: a failure is logged, and the pipeline, which sees every stored correction, can
-        settle the issue again. A correction synced before the document it corrects was refused (a different
-        device, a later batch) leaves that refusal open until the pipeline settles it.
-        """
-        plans: dict[str, _Plan] = {}
-        for doc, outcome in stored:
-            doc_id = doc.get("_id")
-            if not isinstance(doc_id, str) or not doc_id:
-                continue
-            own = _issue_id(doc_id)
-            if isinstance(outcome, Accepted) and outcome.warnings:
-                _add_plan(plans, own, _replace_with(warning_issue_doc(doc, desa_code, principal, outcome)))
-            elif own in existing:
-                _add_plan(plans, own, _resolve(doc_id, ("open",)))
-            supersedes = doc.get("supersedes")
-            if isinstance(supersedes, str) and _issue_id(supersedes) in existing:
-                _add_plan(plans, _issue_id(supersedes), _resolve(doc_id, ("open", "warning")))
-        if not plans:
-            return
-        try:
-            await self._write_issues(db, plans)
-        except CouchError:
-            log.warning("could not settle the sync issues of %s in %s", sorted(plans), db, exc_info=True)
-
-    async def _write_issues(self, db: str, plans: Mapping[str, _Plan]) -> None:
-        """Create or update server-owned ``sync_issue`` documents: each plan gets the current document (or
-        ``None``) and gives the new body, or ``None`` when nothing must change. Another gateway replica may write
-        the same issue at the same time: a conflict is read again and retried. Raises :class:`CouchError`."""
-        if not plans:
-            return
-        for _attempt in range(3):
-            try:
-                current = await self.couch.current_revs(db, sorted(plans))
-                before_docs = {
-                    row["_id"]: row for row in await self._fetch_docs(db, [i for i in plans if i in current])
-                }
-                writes = []
-                for issue_id, plan in plans.items():
-                    before = before_docs.get(issue_id)
-                    after = plan(before)
-                    if after is None:
-                        continue
-                    writes.append({**after, "_rev": before["_rev"]} if before is not None else after)
-                if not writes:
-                    return
-                results = await self.couch.bulk_docs(db, writes)
-                if not any(r.get("error") == "conflict" for r in results):
-                    return
-            except CouchConflict:
-                continue
-        raise CouchConflict(f"sync issues of {db} kept changing under concurrent updates")
-
-    async def _fetch_docs(self, db: str, ids: Sequence[str]) -> list[dict[str, Any]]:
-        if not ids:
-            return []
-        result = await self.couch.request(
-            "POST",
-            f"/{db}/_all_docs",
-            json={"keys": list(ids)},
-            params={"include_docs": "true"},
-            what=f"sync issues of {db}",
-        )
-        return [row["doc"] for row in result.get("rows", []) if row.get("doc")]
 
     async def _read_body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -481,21 +430,31 @@ class Gateway:
             raise ServiceUnavailable("the database server refused the gateway; an operator must check its credentials")
         relayed = {k: v for k in _RELAYED_HEADERS if (v := upstream.headers.get(k))}
         if upstream.status_code >= 400 and request.method != "HEAD":
-            try:
-                body_bytes = await upstream.aread()
-            except httpx.TransportError as exc:
-                raise ServiceUnavailable("the database server is not reachable; try again") from exc
-            finally:
-                await stack.aclose()
+            body_bytes = await _read_whole(upstream, stack)
             return _json_response(upstream.status_code, _couch_error_body(body_bytes, upstream.status_code))
         if request.method == "HEAD":
             await stack.aclose()
             return Response(status_code=upstream.status_code, headers=relayed)
+        declared = upstream.headers.get("content-length", "")
+        if deadline is None and declared.isdigit() and int(declared) <= _RELAY_WHOLE_BYTES:
+            # A small body of known length (a checkpoint, db info, a _revs_diff answer) is cheaper to relay in one
+            # piece than as a stream; anything larger, of unknown length or a feed is streamed.
+            content = await _read_whole(upstream, stack)
+            return Response(content, status_code=upstream.status_code, headers=relayed)
         return StreamingResponse(
             _stream_body(upstream, stack, deadline if upstream.status_code == 200 else None, since),
             status_code=upstream.status_code,
             headers=relayed,
         )
+
+
+async def _read_whole(upstream: httpx.Response, stack: AsyncExitStack) -> bytes:
+    try:
+        return await upstream.aread()
+    except httpx.TransportError as exc:
+        raise ServiceUnavailable("the database server is not reachable; try again") from exc
+    finally:
+        await stack.aclose()
 
 
 async def _stream_body(
@@ -546,6 +505,14 @@ def _caught_up(since: str | None) -> dict[str, Any]:
     return {"results": [], "last_seq": last_seq}
 
 
+def _generation(rev: object) -> int | None:
+    """The generation of a revision id (``3-abc`` → 3); None when it is not one."""
+    if not isinstance(rev, str):
+        return None
+    head, _, _ = rev.partition("-")
+    return int(head) if head.isdigit() else None
+
+
 def _couch_error_body(body: bytes, status: int) -> dict[str, Any]:
     """Upstream errors always reach the client as JSON ``{"error","reason"}`` (pouchdb-server labels some of its
     error bodies text/plain, and a proxy in between may answer HTML)."""
@@ -591,111 +558,3 @@ def _merge_bulk_results(
     for verdict in verdicts:
         merged.append(next(refusal_iter) if verdict is not None else next(upstream_iter))
     return merged
-
-
-def _issue_id(doc_id: str) -> str:
-    return f"sync_issue:{doc_id}"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _issue_base(doc: Mapping[str, Any], desa_code: str, principal: Principal, status: str) -> dict[str, Any]:
-    now = _now()
-    return {
-        "_id": _issue_id(str(doc.get("_id"))),
-        "type": "sync_issue",
-        "doc_id": doc.get("_id"),
-        "doc_rev": doc.get("_rev"),
-        "doc_type": doc.get("type"),
-        "desa": desa_code,
-        "agent_id": principal.username,
-        "device_id": principal.device_id,
-        "status": status,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def sync_issue_doc(doc: Mapping[str, Any], desa_code: str, principal: Principal, refusal: Refusal) -> dict[str, Any]:
-    """The refusal as a document of the desa database, so the device learns it through replication.
-
-    ``status`` is ``open`` until a document that supersedes the refused one is stored (then ``resolved``, with
-    ``resolved_by``). ``problems`` lists every error as ``{"field", "code", "message"}``; ``warnings`` the soft
-    checks the refused document would also have earned.
-    """
-    return {
-        **_issue_base(doc, desa_code, principal, "open"),
-        "reason": refusal.reason,
-        "problems": [p.as_dict() for p in refusal.problems],
-        "warnings": [p.as_dict() for p in refusal.warnings],
-    }
-
-
-def warning_issue_doc(
-    doc: Mapping[str, Any], desa_code: str, principal: Principal, accepted: Accepted
-) -> dict[str, Any]:
-    """The warnings of an accepted document, beside it (never inside it: its revision is the device's).
-
-    ``status: "warning"``: the document is stored and goes through the pipeline; the pendamping sees what to
-    check, and a correction (``supersedes``) marks it ``resolved``. ``metadata`` holds what validation learnt
-    from the attachments (format, size, EXIF capture time and GPS).
-    """
-    first = accepted.warnings[0].sentence()
-    rest = len(accepted.warnings) - 1
-    return {
-        **_issue_base(doc, desa_code, principal, "warning"),
-        "reason": f"Diterima dengan catatan: {first}" + (f" Ada {rest} catatan lain." if rest else ""),
-        "problems": [],
-        "warnings": [p.as_dict() for p in accepted.warnings],
-        "metadata": dict(accepted.metadata),
-    }
-
-
-# A plan for one sync_issue document: the current document (or None) → the new body, or None to leave it.
-_Plan = Callable[[Mapping[str, Any] | None], dict[str, Any] | None]
-
-
-def _replace_with(issue: dict[str, Any]) -> _Plan:
-    def plan(before: Mapping[str, Any] | None) -> dict[str, Any] | None:
-        if before is None:
-            return issue
-        if _same_issue(before, issue):
-            return None
-        if before.get("status") == "resolved" and before.get("doc_rev") == issue.get("doc_rev"):
-            return None  # the same revision sent again after a correction resolved it: stays resolved
-        return {**issue, "created_at": before.get("created_at", issue["created_at"])}
-
-    return plan
-
-
-def _resolve(by: str, statuses: tuple[str, ...]) -> _Plan:
-    def plan(before: Mapping[str, Any] | None) -> dict[str, Any] | None:
-        if before is None or before.get("status") not in statuses:
-            return None  # nothing to resolve, or already resolved: idempotent
-        now = _now()
-        body = {k: v for k, v in before.items() if k != "_rev"}
-        return {**body, "status": "resolved", "resolved_by": by, "resolved_at": now, "updated_at": now}
-
-    return plan
-
-
-def _add_plan(plans: dict[str, _Plan], issue_id: str, plan: _Plan) -> None:
-    """Two changes to one issue in one batch (a document and its correction side by side) apply in order."""
-    first = plans.get(issue_id)
-    if first is None:
-        plans[issue_id] = plan
-        return
-
-    def both(before: Mapping[str, Any] | None) -> dict[str, Any] | None:
-        middle = first(before)
-        after = plan(middle if middle is not None else before)
-        return after if after is not None else middle
-
-    plans[issue_id] = both
-
-
-def _same_issue(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
-    keys = ("doc_rev", "reason", "problems", "warnings", "status")
-    return all(before.get(k) == after.get(k) for k in keys)

@@ -12,7 +12,7 @@ Warnings (the soft checks of :mod:`agent_forms`: a NIK whose region prefix is un
 disagrees with the NIK, a house photo without EXIF time …) never refuse a document, and the gateway never changes
 a device's document to note them: with ``new_edits=false`` the device and the server must hold the same content
 under the same revision. They are recorded next to it, in the server-owned ``sync_issue:<doc id>`` document with
-``status: "warning"`` (see :func:`server.gateway.service.warning_issue_doc`), which reaches the device on its next
+``status: "warning"`` (see :func:`server.gateway.issues.warning_issue_doc`), which reaches the device on its next
 pull and the pipeline through the changes feed. The image metadata learnt while validating (format, size, EXIF
 capture time and GPS) is kept in that document when one is written; otherwise it is not stored, as the pipeline can
 derive it again from the stored attachments (:func:`agent_forms.attachments.inspect_image` is pure).
