@@ -45,6 +45,8 @@ def create_app(settings: Settings) -> FastAPI:
             metrics,
             max_batch_bytes=settings.max_batch_bytes,
             longpoll_max_s=settings.longpoll_max_s,
+            max_batch_docs=settings.max_batch_docs,
+            body_idle_timeout_s=settings.body_idle_timeout_s,
         )
         app.state.simpul = AppState(settings, engine, sessions, couch, keys, metrics, gateway)
         try:
@@ -53,7 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
             await couch.aclose()
             await engine.dispose()
 
-    app = FastAPI(title="Simpul", version="0.1.0", lifespan=lifespan)
+    # No slash redirects: a replicator must never be redirected (PROTOCOL.md), it gets JSON or nothing.
+    app = FastAPI(title="Simpul", version="0.1.0", lifespan=lifespan, redirect_slashes=False)
     handlers.install(app)
     app.include_router(sync_router)
     app.include_router(auth_router)

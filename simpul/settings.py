@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # Each image attachment: its decoded bytes, and its pixels (read from the header before any pixel is decoded).
     max_image_bytes: int = 8 * 1024 * 1024
     max_image_pixels: int = 40_000_000
+    # PouchDB's batches are 100 documents; far more is not a device, and each refusal becomes a synced document.
+    max_batch_docs: int = 1000
+    # A request body that stops arriving for this long is abandoned (a slow or stalled upload holds a connection).
+    body_idle_timeout_s: float = 30.0
     # Long-polls are ended by the gateway before common proxy idle limits (60 s) cut them.
     longpoll_max_s: float = 50.0
 

@@ -90,10 +90,10 @@ class KeyRing:
             raise Unauthorized(f"invalid token: {exc}") from exc
         if claims.get("typ") != "access":
             raise Unauthorized("not an access token")
-        try:
-            user_id = int(claims["sub"])
-        except ValueError as exc:
-            raise Unauthorized("invalid token subject") from exc
+        subject = str(claims["sub"])
+        if not (subject.isascii() and subject.isdigit() and len(subject) <= 18):
+            raise Unauthorized("invalid token subject")
+        user_id = int(subject)
         return AccessClaims(user_id, str(claims.get("name", "")), claims.get("device_id"), int(claims["exp"]))
 
 

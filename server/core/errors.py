@@ -52,6 +52,11 @@ class Conflict(SimpulError):
     code = "conflict"
 
 
+class RequestTimeout(SimpulError):
+    status_code = 408
+    code = "request_timeout"
+
+
 class PayloadTooLarge(SimpulError):
     status_code = 413
     code = "too_large"

@@ -54,4 +54,6 @@ async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit happens before the response is sent, so a client that acts on the answer (a
+# logout, then a refresh) always finds the change stored.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

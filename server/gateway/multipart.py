@@ -40,7 +40,10 @@ def parse_related(body: bytes, content_type: str) -> tuple[dict[str, Any], dict[
         raise BadRequest("the first multipart part is not a JSON document") from exc
     if not isinstance(doc, dict):
         raise BadRequest("the first multipart part is not a JSON object")
-    following = [name for name, stub in (doc.get("_attachments") or {}).items() if stub.get("follows")]
+    stubs = doc.get("_attachments") or {}
+    if not isinstance(stubs, dict) or not all(isinstance(stub, dict) for stub in stubs.values()):
+        raise BadRequest("_attachments must be an object of attachment stubs")
+    following = [name for name, stub in stubs.items() if stub.get("follows")]
     if len(following) != len(parts) - 1:
         raise BadRequest("multipart attachment count does not match the document's _attachments")
     return doc, dict(zip(following, parts[1:], strict=True))

@@ -49,15 +49,21 @@ class SyncPath:
             return f"/{self.db}/{self.endpoint}"
         path = f"/{self.db}/{encode_doc_id(self.doc_id)}"
         if self.target is Target.attachment:
-            path += "/" + "/".join(quote(part, safe="") for part in self.attachment.split("/"))
+            path += "/" + "/".join(encode_segment(part) for part in self.attachment.split("/"))
         return path
+
+
+def encode_segment(segment: str) -> str:
+    """One path segment, fully encoded. Dots too: an HTTP client normalises a literal ``.`` or ``..`` segment
+    away (``/db/_local/..`` would become ``/db/``), while ``%2E%2E`` reaches CouchDB as the id ``..``."""
+    return quote(segment, safe="").replace(".", "%2E")
 
 
 def encode_doc_id(doc_id: str) -> str:
     for prefix in ("_design/", "_local/"):
         if doc_id.startswith(prefix):
-            return prefix + quote(doc_id[len(prefix) :], safe="")
-    return quote(doc_id, safe="")
+            return prefix + encode_segment(doc_id[len(prefix) :])
+    return encode_segment(doc_id)
 
 
 def parse(raw_path: bytes) -> SyncPath:

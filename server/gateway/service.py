@@ -25,7 +25,7 @@ from starlette.responses import Response, StreamingResponse
 
 from replication.couch import CouchClient
 from replication.errors import CouchError, CouchUnavailable
-from server.core.errors import BadRequest, Forbidden, PayloadTooLarge, ServiceUnavailable
+from server.core.errors import BadRequest, Forbidden, PayloadTooLarge, RequestTimeout, ServiceUnavailable
 from server.core.metrics import Metrics
 from server.gateway import paths
 from server.gateway.access import Principal, SyncAccess
@@ -119,6 +119,8 @@ class Gateway:
         *,
         max_batch_bytes: int,
         longpoll_max_s: float,
+        max_batch_docs: int,
+        body_idle_timeout_s: float,
     ) -> None:
         self.couch = couch
         self.access = access
@@ -126,6 +128,8 @@ class Gateway:
         self.metrics = metrics
         self.max_batch_bytes = max_batch_bytes
         self.longpoll_max_s = longpoll_max_s
+        self.max_batch_docs = max_batch_docs
+        self.body_idle_timeout_s = body_idle_timeout_s
         self.issues = SyncIssues(couch)
         self._root_uuid: str | None = None
 
@@ -207,7 +211,15 @@ class Gateway:
             return await self._relay(request, target.upstream_path(), query.raw)
         if endpoint == "_bulk_docs" and method == "POST":
             return await self._bulk_docs(request, target, principal, desa_code)
-        if endpoint in ("_bulk_get", "_revs_diff", "_missing_revs", "_ensure_full_commit") and method == "POST":
+        if endpoint == "_bulk_get" and method == "POST":
+            body = await self._read_body(request)
+            wanted = self._parse_json_object(body).get("docs")
+            if not isinstance(wanted, list) or not all(
+                isinstance(d, dict) and isinstance(d.get("id"), str) for d in wanted
+            ):
+                raise BadRequest("_bulk_get needs a docs array of objects with an id")
+            return await self._relay(request, target.upstream_path(), query.raw, body=body)
+        if endpoint in ("_revs_diff", "_missing_revs", "_ensure_full_commit") and method == "POST":
             return await self._relay(request, target.upstream_path(), query.raw)
         raise BadRequest(f"{method} {endpoint} is not served by the sync gateway")
 
@@ -246,6 +258,10 @@ class Gateway:
         docs = payload.get("docs")
         if not isinstance(docs, list):
             raise BadRequest("_bulk_docs needs a docs array")
+        if len(docs) > self.max_batch_docs:
+            # No device sends this (PouchDB's batches are 100): refusing it whole is safer than writing thousands
+            # of sync issues that every device of the desa would then pull.
+            raise BadRequest(f"at most {self.max_batch_docs} documents per _bulk_docs")
         new_edits = payload.get("new_edits", True)
         if not isinstance(new_edits, bool):
             raise BadRequest("new_edits must be true or false")
@@ -288,6 +304,7 @@ class Gateway:
         method = request.method
         if method in ("GET", "HEAD"):
             _check_params(query, _DOC_READ_PARAMS, "a document read")
+            _check_open_revs(query.get("open_revs"))
             return await self._relay(request, target.upstream_path(), query.raw)
         if target.is_local:
             # Replication checkpoints: stored exactly as sent; CouchDB enforces _rev (409 on mismatch).
@@ -373,7 +390,15 @@ class Gateway:
             raise PayloadTooLarge(f"request body over {self.max_batch_bytes} bytes")
         chunks = []
         size = 0
-        async for chunk in request.stream():
+        stream = request.stream()
+        while True:
+            try:
+                # A body that trickles in (or never completes) must not hold a connection forever.
+                chunk = await asyncio.wait_for(anext(stream), self.body_idle_timeout_s)
+            except StopAsyncIteration:
+                break
+            except TimeoutError as exc:
+                raise RequestTimeout(f"no body data for {self.body_idle_timeout_s:.0f}s") from exc
             size += len(chunk)
             if size > self.max_batch_bytes:
                 raise PayloadTooLarge(f"request body over {self.max_batch_bytes} bytes")
@@ -408,6 +433,7 @@ class Gateway:
             if value:
                 headers[name] = value
         url = upstream_path + (f"?{raw_query}" if raw_query else "")
+        _stays_inside(upstream_path, self.couch.base_url)
         if body is None and request.method in ("POST", "PUT"):
             body = await self._read_body(request)
         deadline = time.monotonic() + longpoll_deadline_s if longpoll_deadline_s is not None else None
@@ -446,6 +472,16 @@ class Gateway:
             status_code=upstream.status_code,
             headers=relayed,
         )
+
+
+def _stays_inside(upstream_path: str, base_url: str) -> None:
+    """Defence in depth for the scope check: the path CouchDB will see, after the HTTP client's normalisation,
+    must still be the database the request was authorised for."""
+    db = upstream_path.split("/", 2)[1]
+    seen = httpx.URL(base_url + upstream_path).raw_path.decode("latin-1")
+    base = httpx.URL(base_url).raw_path.decode("latin-1").rstrip("/")
+    if not (seen == f"{base}/{db}" or seen.startswith(f"{base}/{db}/")):
+        raise Forbidden("the path leaves the database")
 
 
 async def _read_whole(upstream: httpx.Response, stack: AsyncExitStack) -> bytes:
@@ -523,6 +559,17 @@ def _couch_error_body(body: bytes, status: int) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         pass
     return {"error": "unknown_error" if status < 500 else "service_unavailable", "reason": f"upstream status {status}"}
+
+
+def _check_open_revs(value: str | None) -> None:
+    if value is None or value == "all":
+        return
+    try:
+        revs = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        revs = None
+    if not isinstance(revs, list) or not all(isinstance(r, str) for r in revs):
+        raise BadRequest('open_revs must be "all" or a JSON array of revision ids')
 
 
 def _int_param(query: Query, name: str) -> int | None:

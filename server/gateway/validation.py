@@ -103,6 +103,9 @@ class GatewayRules:
             return refuse(Problem("_id", "id.design", "Dokumen _design/ tidak boleh dikirim dari perangkat"))
         if doc_id.startswith("_local/"):
             return refuse(Problem("_id", "id.local", "Dokumen _local/ tidak boleh dikirim dalam batch"))
+        if "_deleted" in doc.body and not isinstance(doc.body["_deleted"], bool):
+            # CouchDB takes any truthy value as a deletion; the form rules judge deletions by `_deleted: true`.
+            return refuse(Problem("_deleted", "deleted.not_boolean", "_deleted harus true atau false"))
         if doc.size_bytes > self.max_document_bytes:
             return refuse(
                 Problem(

@@ -313,3 +313,101 @@ def test_health_and_metrics(gateway: GatewayProcess, lateng_client: httpx.Client
     text = httpx.get(gateway.url + "/metrics").text
     assert f'simpul_sync_documents_total{{desa="{LATENG}",outcome="accepted"}}' in text
     assert 'simpul_http_requests_total{method="POST",route="/sync/{path:path}",status="201"}' in text
+
+
+# --- what an attacker tried (each was a real hole or a 500 once) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/sync/{LATENG_DB}/../{KEMIREN_DB}/_all_docs",
+        f"/sync/{LATENG_DB}/x/..%2F..%2F..%2F{KEMIREN_DB}%2F_all_docs",
+        f"/sync/{LATENG_DB}/x/%2E%2E/%2E%2E/_all_dbs",
+        f"/sync/{LATENG_DB}/x/..%2F..%2F..%2F_config",
+        f"/sync/{LATENG_DB}/_local/%2E%2E",
+        f"/sync/{LATENG_DB}/_design/..%2F..%2F_users",
+    ],
+)
+def test_dot_segments_never_leave_the_database(lateng_client: httpx.Client, path: str):
+    response = lateng_client.get(path)
+    assert response.status_code in (400, 403, 404), response.text
+    assert response.headers["content-type"].startswith("application/json")
+    if response.status_code == 404:
+        assert response.json()["error"] == "not_found"  # a document of this database, looked up as a literal id
+
+
+def test_a_checkpoint_named_dot_dot_cannot_delete_or_recreate_the_database(lateng_client: httpx.Client):
+    before = lateng_client.get(f"/sync/{LATENG_DB}/").json()["doc_count"]
+    lateng_client.delete(f"/sync/{LATENG_DB}/_local/%2E%2E")
+    lateng_client.put(f"/sync/{LATENG_DB}/_local/%2E%2E", json={"x": 1})
+    after = lateng_client.get(f"/sync/{LATENG_DB}/")
+    assert after.status_code == 200 and after.json()["doc_count"] >= before
+
+
+def test_a_truthy_deleted_that_is_not_true_is_refused(lateng_client: httpx.Client):
+    doc = {**form_doc("household"), "_deleted": 1}
+    result = lateng_client.post(f"/sync/{LATENG_DB}/_bulk_docs", json={"docs": [doc]}).json()
+    assert result[0]["error"] == "forbidden" and "_deleted" in result[0]["reason"]
+
+
+@pytest.mark.parametrize("attachments", ["[1, 2]", '"x"', '{"a": 1}'])
+def test_malformed_multipart_is_a_bad_request(lateng_client: httpx.Client, attachments: str):
+    body = (
+        f'--abc\r\nContent-Type: application/json\r\n\r\n{{"_id": "consent:mp1", "_attachments": {attachments}}}'
+        "\r\n--abc--"
+    ).encode()
+    response = lateng_client.put(
+        f"/sync/{LATENG_DB}/consent%3Amp1?new_edits=false",
+        content=body,
+        headers={"Content-Type": "multipart/related; boundary=abc"},
+    )
+    _assert_couch_error(response, 400, "bad_request")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", f"/sync/{LATENG_DB}%0A/", None),
+        ("PUT", f"/sync/{LATENG_DB}%0A", None),
+        ("GET", f"/sync/{LATENG_DB}/some-doc?open_revs=junk", None),
+        ("POST", f"/sync/{LATENG_DB}/_bulk_get", {"docs": "x"}),
+    ],
+)
+def test_junk_gets_a_json_4xx_never_a_500(lateng_client: httpx.Client, method: str, path: str, body: object):
+    response = lateng_client.request(method, path, json=body)
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["error"]
+
+
+def test_a_batch_far_larger_than_any_device_sends_is_refused_whole(lateng_client: httpx.Client):
+    docs = [{"_id": f"consent:t{i}"} for i in range(1001)]
+    _assert_couch_error(lateng_client.post(f"/sync/{LATENG_DB}/_bulk_docs", json={"docs": docs}), 400, "bad_request")
+
+
+def test_logout_is_stored_before_it_is_answered(gateway: GatewayProcess):
+    for attempt in range(10):
+        device = f"race-{attempt}"
+        tokens = login(gateway.url, "agent.kemiren", device_id=device)
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert (
+            httpx.post(gateway.url + "/api/auth/logout", data={"device_id": device}, headers=headers).status_code == 204
+        )
+        again = httpx.post(gateway.url + "/api/auth/refresh", data={"refresh_token": tokens["refresh_token"]})
+        assert again.status_code == 401
+
+
+def test_a_stalled_upload_is_abandoned(gateway_factory):
+    import socket
+
+    own = gateway_factory(SIMPUL_BODY_IDLE_TIMEOUT_S="1")
+    token = login(own.url, "agent.lateng")["access_token"]
+    with socket.create_connection(("127.0.0.1", own.port), timeout=30) as sock:
+        sock.sendall(
+            (
+                f"POST /sync/{LATENG_DB}/_bulk_docs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{"
+            ).encode()
+        )
+        answer = sock.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 408") and "request_timeout" in answer
