@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from replication.naming import desa_code_of_db, desa_db_name
-from server.auth.models import Assignment, Role, User
+from server.auth.models import Assignment, RefreshToken, Role, User, utcnow
 from server.auth.tokens import AccessClaims, KeyRing
 from server.core.errors import Forbidden, Unauthorized
 
@@ -39,38 +39,53 @@ class SyncAccess:
         return self.keys.verify(token.strip())
 
     async def principal(self, authorization: str | None) -> Principal:
-        claims = self.claims(authorization)
-        async with self.sessions() as session:
-            user = await session.get(User, claims.user_id)
-        return _principal(user, claims)
+        principal, _ = await self._lookup(self.claims(authorization), "")
+        return principal
 
     async def database(self, authorization: str | None, db: str) -> tuple[Principal, str]:
         """The principal and the dotted desa code of ``db``, or Forbidden (never "not found": a replicator would
-        then try to create the database). One query per request: the user and the assignment together."""
+        then try to create the database)."""
         claims = self.claims(authorization)
         desa_code = desa_code_of_db(db) or ""
-        # Columns, not ORM entities: this runs on every sync request and the entity machinery costs more than
-        # the query.
-        assigned = and_(col(Assignment.user_id) == col(User.id), col(Assignment.region_code) == desa_code)
-        query = (
-            select_columns(col(User.id), col(User.username), col(User.role), col(User.active), col(Assignment.id))
-            .outerjoin(Assignment, assigned)
-            .where(col(User.id) == claims.user_id)
-        )
-        async with self.sessions() as session:
-            row = (await session.execute(query)).first()
-        if row is None or not row.active:
-            raise Unauthorized("the account no longer exists or is disabled")
-        principal = Principal(row.id, row.username, Role(row.role), claims.device_id)
+        principal, assigned = await self._lookup(claims, desa_code)
         if not desa_code:
             raise Forbidden(f"{db} is not a database of this region")
         if principal.role is Role.admin:
             return principal, desa_code
         if principal.role is not Role.pendamping:
             raise Forbidden(f"role {principal.role.value} does not replicate desa databases")
-        if row[4] is None:
+        if not assigned:
             raise Forbidden(f"{db} is not assigned to {principal.username}")
         return principal, desa_code
+
+    async def _lookup(self, claims: AccessClaims, desa_code: str) -> tuple[Principal, bool]:
+        """One query per request: the user, whether ``desa_code`` is assigned to them, and whether the token's
+        device still holds a live refresh token — so a logout or a revoked device stops syncing at once, not
+        when its access token expires. Columns, not ORM entities: this runs on every sync request."""
+        assigned = and_(col(Assignment.user_id) == col(User.id), col(Assignment.region_code) == desa_code)
+        device_live = (
+            select_columns(col(RefreshToken.id))
+            .where(
+                col(RefreshToken.user_id) == col(User.id),
+                col(RefreshToken.device_id) == (claims.device_id or ""),
+                col(RefreshToken.revoked_at).is_(None),
+                col(RefreshToken.expires_at) > utcnow(),
+            )
+            .exists()
+        )
+        query = (
+            select_columns(col(User.username), col(User.role), col(User.active), col(Assignment.id), device_live)
+            .outerjoin(Assignment, assigned)
+            .where(col(User.id) == claims.user_id)
+            .limit(1)
+        )
+        async with self.sessions() as session:
+            row = (await session.execute(query)).first()
+        if row is None or not row[2]:
+            raise Unauthorized("the account no longer exists or is disabled")
+        if not row[4]:
+            raise Unauthorized("this device was logged out or revoked: log in again")
+        return Principal(claims.user_id, row[0], Role(row[1]), claims.device_id), row[3] is not None
 
     async def databases(self, authorization: str | None) -> list[str]:
         principal = await self.principal(authorization)
@@ -81,9 +96,3 @@ class SyncAccess:
                 await session.exec(select(Assignment.region_code).where(Assignment.user_id == principal.user_id))
             ).all()
         return sorted(desa_db_name(code) for code in codes if desa_code_of_db(desa_db_name(code)))
-
-
-def _principal(user: User | None, claims: AccessClaims) -> Principal:
-    if user is None or not user.active or user.id is None:
-        raise Unauthorized("the account no longer exists or is disabled")
-    return Principal(user.id, user.username, user.role, claims.device_id)

@@ -411,3 +411,11 @@ def test_a_stalled_upload_is_abandoned(gateway_factory):
         )
         answer = sock.recv(4096).decode()
     assert answer.startswith("HTTP/1.1 408") and "request_timeout" in answer
+
+
+def test_a_logged_out_device_stops_syncing_at_once(gateway: GatewayProcess):
+    tokens = login(gateway.url, "agent.kemiren", device_id="lost-phone")
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert httpx.get(f"{gateway.url}/sync/{KEMIREN_DB}/", headers=headers).status_code == 200
+    httpx.post(gateway.url + "/api/auth/logout", data={"device_id": "lost-phone"}, headers=headers)
+    _assert_couch_error(httpx.get(f"{gateway.url}/sync/{KEMIREN_DB}/", headers=headers), 401, "unauthorized")
