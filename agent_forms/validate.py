@@ -161,12 +161,9 @@ def validate_document(
 
     if doc_type is None or doc_type not in SUBMISSION_TYPES:
         known = ", ".join(sorted(SUBMISSION_TYPES))
+        what = "tidak diisi" if raw_type is None else f"{_show(raw_type)} tidak dikenal"
         verdict.errors.append(
-            Problem(
-                "type",
-                "form.type_unknown",
-                f"Jenis dokumen {_show(raw_type)} tidak dikenal; harus salah satu dari: {known}",
-            )
+            Problem("type", "form.type_unknown", f"Jenis dokumen {what}; harus salah satu dari: {known}")
         )
         return verdict
     if id_type != doc_type or not id_key_ok(id_key):

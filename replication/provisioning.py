@@ -34,17 +34,19 @@ class ProvisioningReport:
     created: list[str] = field(default_factory=list)
     security_updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    system_created: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.security_updated)
+        return bool(self.created or self.security_updated or self.system_created)
 
     def summary(self) -> str:
+        system = f"; system databases created: {', '.join(self.system_created)}" if self.system_created else ""
         if not self.changed:
-            return f"nothing to do: {len(self.unchanged)} databases already as specified"
+            return f"nothing to do: {len(self.unchanged)} desa databases already as specified"
         return (
-            f"{len(self.created)} databases created, {len(self.security_updated)} security objects updated, "
-            f"{len(self.unchanged)} unchanged"
+            f"{len(self.created)} desa databases created, {len(self.security_updated)} security objects updated, "
+            f"{len(self.unchanged)} unchanged{system}"
         )
 
 
@@ -74,17 +76,15 @@ async def apply(
 
     async def one(spec: DatabaseSpec) -> None:
         async with limiter:
-            changed = False
-            if await couch.create_database(spec.name):
-                report.created.append(spec.name)
-                changed = True
-            if spec.security is not None and await couch.get_security(spec.name) != dict(spec.security):
+            created = await couch.create_database(spec.name)
+            if spec.security is None:  # a system database: it only has to exist
+                if created:
+                    report.system_created.append(spec.name)
+            elif await couch.get_security(spec.name) != dict(spec.security):
                 await couch.put_security(spec.name, spec.security)
-                if not changed:
-                    report.security_updated.append(spec.name)
-                changed = True
-            if not changed:
-                report.unchanged.append(spec.name)
+                (report.created if created else report.security_updated).append(spec.name)
+            else:
+                (report.created if created else report.unchanged).append(spec.name)
             if on_progress:
                 on_progress(spec.name)
 

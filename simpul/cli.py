@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -28,6 +30,21 @@ app.add_typer(registries_app, name="registries")
 console = Console()
 
 
+@contextmanager
+def _operator_errors() -> Iterator[None]:
+    """What an operator can fix is said in one line, not a traceback."""
+    from replication.errors import CouchError
+
+    try:
+        yield
+    except CouchError as exc:
+        console.print(f"[red]CouchDB: {exc}[/] (is it running? SIMPUL_COUCHDB_URL unset means the local server)")
+        raise typer.Exit(1) from None
+    except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+
+
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per CouchDB request is noise
@@ -40,7 +57,8 @@ def run() -> None:
     from simpul import runner
 
     _logging()
-    runner.run(Settings())
+    with _operator_errors():
+        runner.run(Settings())
 
 
 @app.command()
@@ -63,10 +81,18 @@ def serve(
 
 @app.command()
 def provision() -> None:
-    """Create the desa databases and their security objects; a second run changes nothing and says so."""
+    """Create the desa databases and their security objects; a second run changes nothing and says so.
+    Without SIMPUL_COUCHDB_URL the local CouchDB-compatible server is started for the while."""
     from simpul import runner
 
-    asyncio.run(runner.provision(Settings(), console))
+    settings = Settings()
+    with _operator_errors():
+        local = runner.start_local_couch(settings)
+        try:
+            asyncio.run(runner.provision(settings, console))
+        finally:
+            if local:
+                local.stop()
 
 
 @users_app.command("add")

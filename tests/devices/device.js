@@ -154,6 +154,11 @@ const commands = {
   },
 };
 
+// A request still in flight when a test kills the gateway can reject where nobody awaits it; the device must
+// survive that (a real app would), so it is logged, never fatal.
+process.on('unhandledRejection', (err) => process.stderr.write('device: unhandled rejection: ' + (err && err.stack || err) + '\n'));
+process.on('uncaughtException', (err) => process.stderr.write('device: uncaught exception: ' + (err && err.stack || err) + '\n'));
+
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', async (line) => {
   let message;
