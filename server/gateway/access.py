@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from agent_forms import wilayah
 from replication.naming import desa_code_of_db, desa_db_name
 from server.auth.models import Assignment, RefreshToken, Role, User, utcnow
 from server.auth.tokens import AccessClaims, KeyRing
@@ -88,7 +89,10 @@ class SyncAccess:
         return Principal(claims.user_id, row[0], Role(row[1]), claims.device_id), row[3] is not None
 
     async def databases(self, authorization: str | None) -> list[str]:
+        """The desa databases this user replicates: a pendamping's assigned desa, every desa for an admin."""
         principal = await self.principal(authorization)
+        if principal.role is Role.admin:
+            return sorted(desa_db_name(desa.code) for desa in wilayah.desa_list())
         if principal.role is not Role.pendamping:
             return []
         async with self.sessions() as session:

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import orjson
@@ -103,6 +103,14 @@ class Query:
             if key == name:
                 return value
         return None
+
+    def repeated(self) -> set[str]:
+        names = [key for key, _ in self.items]
+        return {name for name in names if names.count(name) > 1}
+
+    def with_value(self, name: str, value: str) -> Query:
+        items = [(key, value if key == name else v) for key, v in self.items]
+        return Query(urlencode(items), items)
 
 
 def _json_response(status: int, body: Any) -> Response:
@@ -224,6 +232,9 @@ class Gateway:
         raise BadRequest(f"{method} {endpoint} is not served by the sync gateway")
 
     async def _changes(self, request: Request, target: SyncPath, query: Query) -> Response:
+        if query.repeated():
+            # Backends disagree on which of two values wins (`filter=_doc_ids&filter=_selector`): refuse.
+            raise BadRequest(f"repeated parameter(s): {', '.join(sorted(query.repeated()))}")
         feed = query.get("feed") or "normal"
         if feed not in _FEEDS:
             raise BadRequest(f"feed={feed} is not supported (normal, longpoll or continuous)")
@@ -242,6 +253,11 @@ class Gateway:
         if feed in ("longpoll", "continuous"):
             read_timeout = heartbeat / 1000 * 3 + 5 if heartbeat else None
         deadline = self.longpoll_max_s if feed == "longpoll" else None
+        if query.get("since") == "now" and feed == "longpoll":
+            # Resolved to CouchDB's own current seq up front, so a long-poll that times out can answer a real
+            # last_seq (the gateway never mints one).
+            info = await self._backend("GET", f"/{target.db}/", what="database info")
+            query = query.with_value("since", str(info["update_seq"]))
         return await self._relay(
             request,
             target.upstream_path(),
@@ -383,6 +399,12 @@ class Gateway:
         existing = {i: rev for i, rev in current.items() if i in ids}
         ctx = WriteContext(db, desa_code, principal.username, principal.device_id, existing, new_edits=new_edits)
         return ctx, frozenset(i for i in current if i in issue_ids)
+
+    async def _backend(self, method: str, path: str, *, what: str) -> Any:
+        try:
+            return await self.couch.request(method, path, what=what)
+        except CouchUnavailable as exc:
+            raise ServiceUnavailable("the database server is not reachable; try again") from exc
 
     async def _read_body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")

@@ -15,7 +15,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.auth import service
-from server.auth.models import User
+from server.auth.models import Role, User
 from server.auth.tokens import KeyRing
 from simpul.db import make_async_engine
 from tests.agent_forms.forms_testkit import jpeg_bytes
@@ -419,3 +419,31 @@ def test_a_logged_out_device_stops_syncing_at_once(gateway: GatewayProcess):
     assert httpx.get(f"{gateway.url}/sync/{KEMIREN_DB}/", headers=headers).status_code == 200
     httpx.post(gateway.url + "/api/auth/logout", data={"device_id": "lost-phone"}, headers=headers)
     _assert_couch_error(httpx.get(f"{gateway.url}/sync/{KEMIREN_DB}/", headers=headers), 401, "unauthorized")
+
+
+def test_repeated_changes_parameters_are_refused(lateng_client: httpx.Client):
+    response = lateng_client.get(f"/sync/{LATENG_DB}/_changes?filter=_doc_ids&filter=_selector")
+    _assert_couch_error(response, 400, "bad_request")
+
+
+def test_a_long_poll_from_now_that_times_out_answers_a_real_seq(lateng_client: httpx.Client):
+    current = lateng_client.get(f"/sync/{LATENG_DB}/").json()["update_seq"]
+    response = lateng_client.get(
+        f"/sync/{LATENG_DB}/_changes", params={"feed": "longpoll", "since": "now", "heartbeat": "1000"}, timeout=30
+    )
+    body = response.json()
+    assert body["results"] == [] and body["last_seq"] == current
+
+
+def test_an_admin_lists_every_desa_database(gateway: GatewayProcess, server_env: ServerEnv):
+    async def add_admin() -> None:
+        engine = make_async_engine(server_env.database_url)
+        async with AsyncSession(engine) as session:
+            await service.create_user(session, username="root", password="rahasia-uji-123", role=Role.admin)
+            await session.commit()
+        await engine.dispose()
+
+    asyncio.run(add_admin())
+    token = login(gateway.url, "root", password="rahasia-uji-123")["access_token"]
+    names = httpx.get(gateway.url + "/sync/_all_dbs", headers={"Authorization": f"Bearer {token}"}).json()
+    assert len(names) == 217 and LATENG_DB in names
