@@ -6,11 +6,17 @@ those attachments' bytes, in the same order. Only parsed to be validated; the bo
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import orjson
-
 from server.core.errors import BadRequest
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a key appears twice in one object")
+    return dict(pairs)
 
 
 def boundary_of(content_type: str) -> str:
@@ -35,9 +41,10 @@ def parse_related(body: bytes, content_type: str) -> tuple[dict[str, Any], dict[
     if not parts:
         raise BadRequest("empty multipart body")
     try:
-        doc = orjson.loads(parts[0])
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest("the first multipart part is not a JSON document") from exc
+        # The body is forwarded as sent, so a key given twice must be refused: CouchDB might read the other one.
+        doc = json.loads(parts[0], object_pairs_hook=_refuse_duplicate_keys)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"the first multipart part is not a JSON document: {exc}") from exc
     if not isinstance(doc, dict):
         raise BadRequest("the first multipart part is not a JSON object")
     stubs = doc.get("_attachments") or {}

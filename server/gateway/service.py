@@ -284,10 +284,21 @@ class Gateway:
         incoming = [
             IncomingDoc(doc, len(orjson.dumps(doc))) if isinstance(doc, dict) else IncomingDoc({}, 0) for doc in docs
         ]
-        ctx, issues = await self._context(
-            target.db, desa_code, principal, [d.body for d in incoming], new_edits=new_edits
+        # The look-up of what is already stored runs while the documents are validated (CPU, in a thread); the
+        # few documents whose id turns out to exist are judged again with their stored revision.
+        lookup = asyncio.create_task(
+            self._context(target.db, desa_code, principal, [d.body for d in incoming], new_edits=new_edits)
         )
-        outcomes = await asyncio.to_thread(lambda: [self.validator(doc, ctx) for doc in incoming])
+        blind = WriteContext(target.db, desa_code, principal.username, principal.device_id, {}, new_edits=new_edits)
+        try:
+            outcomes = await asyncio.to_thread(lambda: [self.validator(doc, blind) for doc in incoming])
+        finally:
+            ctx, issues = await lookup
+        existing = [n for n, doc in enumerate(incoming) if doc.body.get("_id") in ctx.existing_revs]
+        if existing:
+            again = await asyncio.to_thread(lambda: [self.validator(incoming[n], ctx) for n in existing])
+            for n, outcome in zip(existing, again, strict=True):
+                outcomes[n] = outcome
         verdicts = [o if isinstance(o, Refusal) else None for o in outcomes]
         accepted = [doc.body for doc, refusal in zip(incoming, verdicts, strict=True) if refusal is None]
         refused = [(doc.body, refusal) for doc, refusal in zip(incoming, verdicts, strict=True) if refusal]
@@ -355,6 +366,10 @@ class Gateway:
             await self.issues.record_refusals(target.db, desa_code, principal, [(doc, outcome)])
             self.metrics.documents(desa_code, accepted=0, refused=1)
             return _json_response(403, {"error": "forbidden", "reason": outcome.reason})
+        if attachments is None and method == "PUT":
+            # Forward what was validated, not the bytes as sent: a body with a key twice (two agent_id) could be
+            # read one way here and the other way by CouchDB.
+            body = orjson.dumps(doc)
         response = await self._relay(request, target.upstream_path(), query.raw, body=body)
         if response.status_code < 300:
             await self.issues.settle(target.db, desa_code, principal, [(doc, outcome)], issues)
@@ -375,18 +390,9 @@ class Gateway:
         """The write's context, and which ``sync_issue`` documents the write may settle already exist (those of
         the written ids and of the ids they supersede) — looked up in the same request.
 
-        Replication (``new_edits=false``) of a first revision (``1-…``) needs no look-up: it cannot be a later
-        edit of something already synced, nor the fix of a refused document (a fix on the device is a second
-        revision). In the rare case that two devices create the same natural-key id, CouchDB keeps both as
-        conflicting leaves: nothing is overwritten, and the pipeline sees the conflict. So the usual push of new
-        documents costs no extra round trip to CouchDB."""
-        ids = {
-            i
-            for d in docs
-            if isinstance(i := d.get("_id"), str)
-            and not i.startswith(("_design/", "_local/"))
-            and (new_edits or _generation(d.get("_rev")) != 1)
-        }
+        Every written id is looked up, first revisions too: with ``new_edits=false`` a ``1-…`` revision of an id
+        that exists would become a conflicting leaf and could win, which is an edit of a synced submission."""
+        ids = {i for d in docs if isinstance(i := d.get("_id"), str) and not i.startswith(("_design/", "_local/"))}
         issue_ids = {issue_id(i) for i in ids} | {
             issue_id(s) for d in docs if isinstance(s := d.get("supersedes"), str) and s
         }
@@ -561,14 +567,6 @@ def _caught_up(since: str | None) -> dict[str, Any]:
     the JSON type it had: an integer on pouchdb-server, an opaque string on CouchDB 3."""
     last_seq: Any = 0 if since is None else int(since) if since.isdigit() else since
     return {"results": [], "last_seq": last_seq}
-
-
-def _generation(rev: object) -> int | None:
-    """The generation of a revision id (``3-abc`` → 3); None when it is not one."""
-    if not isinstance(rev, str):
-        return None
-    head, _, _ = rev.partition("-")
-    return int(head) if head.isdigit() else None
 
 
 def _couch_error_body(body: bytes, status: int) -> dict[str, Any]:

@@ -103,6 +103,10 @@ class GatewayRules:
             return refuse(Problem("_id", "id.design", "Dokumen _design/ tidak boleh dikirim dari perangkat"))
         if doc_id.startswith("_local/"):
             return refuse(Problem("_id", "id.local", "Dokumen _local/ tidak boleh dikirim dalam batch"))
+        revisions = doc.body.get("_revisions")
+        if revisions is not None and not _revisions_match(revisions, doc.body.get("_rev")):
+            # With new_edits=false CouchDB builds the revision tree from _revisions: it must say what _rev says.
+            return refuse(Problem("_revisions", "revisions.mismatch", "_revisions tidak sesuai dengan _rev"))
         if "_deleted" in doc.body and not isinstance(doc.body["_deleted"], bool):
             # CouchDB takes any truthy value as a deletion; the form rules judge deletions by `_deleted: true`.
             return refuse(Problem("_deleted", "deleted.not_boolean", "_deleted harus true atau false"))
@@ -176,6 +180,17 @@ class ValidatorChain:
                 warnings.extend(outcome.warnings)
                 metadata.update(outcome.metadata)
         return Accepted(tuple(warnings), metadata) if warnings or metadata else None
+
+
+def _revisions_match(revisions: object, rev: object) -> bool:
+    if not isinstance(revisions, dict) or not isinstance(rev, str):
+        return False
+    start, ids = revisions.get("start"), revisions.get("ids")
+    if not isinstance(start, int) or isinstance(start, bool) or start < 1:
+        return False
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids) or len(ids) > start:
+        return False
+    return rev == f"{start}-{ids[0]}"
 
 
 def refuse(problem: Problem, *more: Problem) -> Refusal:
