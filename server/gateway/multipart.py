@@ -1,13 +1,19 @@
 """``multipart/related`` document writes, as CouchDB's replicator sends them (``PUT /{db}/{id}?new_edits=false``).
 
 The first part is the JSON document whose ``_attachments`` entries say ``follows: true``; the following parts are
-those attachments' bytes, in the same order. Only parsed to be validated; the body is forwarded as received.
+those attachments' bytes, in the same order. The gateway parses it strictly, validates what it parsed, and sends
+CouchDB a body it builds itself from that (:func:`build_related`): never the bytes as received, which another
+multipart parser might read differently (a quoted boundary containing ``;`` once smuggled a second document).
 """
 
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from typing import Any
+
+import orjson
 
 from server.core.errors import BadRequest
 
@@ -19,12 +25,37 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
+# RFC 2046 "bchars": anything else in a boundary is refused rather than guessed at.
+_BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{1,70}")
+
+
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,64}/[A-Za-z0-9!#$&^_.+-]{1,64}")
+
+
 def boundary_of(content_type: str) -> str:
+    boundaries = []
     for param in content_type.split(";")[1:]:
         key, _, value = param.strip().partition("=")
-        if key.lower() == "boundary" and value:
-            return value.strip('"')
-    raise BadRequest("multipart/related without a boundary")
+        if key.strip().lower() == "boundary":
+            boundaries.append(value.strip().removeprefix('"').removesuffix('"'))
+    if len(boundaries) != 1 or not _BOUNDARY.fullmatch(boundaries[0]) or boundaries[0].endswith(" "):
+        raise BadRequest("multipart/related needs exactly one plain boundary")
+    return boundaries[0]
+
+
+def build_related(doc: dict[str, Any], attachments: dict[str, bytes]) -> tuple[bytes, str]:
+    """The body CouchDB receives: the validated document, then its attachments in the stubs' order."""
+    boundary = secrets.token_hex(16)
+    parts = [b"--" + boundary.encode() + b"\r\nContent-Type: application/json\r\n\r\n" + orjson.dumps(doc)]
+    for name, data in attachments.items():
+        content_type = doc["_attachments"][name].get("content_type") or "application/octet-stream"
+        if not isinstance(content_type, str) or not _MEDIA_TYPE.fullmatch(content_type):
+            raise BadRequest(f"attachment {name!r} has an unusable content_type")
+        header = f"--{boundary}\r\nContent-Disposition: attachment; filename={json.dumps(name)}\r\n"
+        header += f"Content-Type: {content_type}\r\n\r\n"
+        parts.append(header.encode() + data)
+    body = b"\r\n".join(parts) + f"\r\n--{boundary}--".encode()
+    return body, f'multipart/related; boundary="{boundary}"'
 
 
 def parse_related(body: bytes, content_type: str) -> tuple[dict[str, Any], dict[str, bytes]]:

@@ -30,7 +30,7 @@ from server.core.metrics import Metrics
 from server.gateway import paths
 from server.gateway.access import Principal, SyncAccess
 from server.gateway.issues import SyncIssues, issue_id
-from server.gateway.multipart import parse_related
+from server.gateway.multipart import build_related, parse_related
 from server.gateway.paths import SyncPath, Target
 from server.gateway.validation import DocumentValidator, IncomingDoc, Refusal, WriteContext
 
@@ -83,12 +83,12 @@ _ALLOWED_PARAMS: dict[str, frozenset[str]] = {
     "_bulk_get": frozenset({"revs", "latest", "attachments", "att_encoding_info"}),
     "_bulk_docs": frozenset(),
     "_revs_diff": frozenset(),
-    "_missing_revs": frozenset(),
     "_ensure_full_commit": frozenset(),
 }
 _DOC_WRITE_PARAMS = frozenset({"new_edits", "rev", "batch"})
 _FEEDS = frozenset({"normal", "longpoll", "continuous"})
 _RELAY_WHOLE_BYTES = 1024 * 1024
+_MIN_HEARTBEAT_MS = 1000  # a heartbeat every millisecond is a busy loop on the backend
 # Response headers a client needs; hop-by-hop and server-identity headers are dropped.
 _RELAYED_HEADERS = ("content-type", "etag", "cache-control", "content-md5", "x-couch-request-id", "location")
 
@@ -227,7 +227,13 @@ class Gateway:
             ):
                 raise BadRequest("_bulk_get needs a docs array of objects with an id")
             return await self._relay(request, target.upstream_path(), query.raw, body=body)
-        if endpoint in ("_revs_diff", "_missing_revs", "_ensure_full_commit") and method == "POST":
+        if endpoint == "_revs_diff" and method == "POST":
+            body = await self._read_body(request)
+            asked = self._parse_json_object(body)
+            if not all(isinstance(revs, list) and all(isinstance(r, str) for r in revs) for revs in asked.values()):
+                raise BadRequest("_revs_diff needs an object of document ids to lists of revisions")
+            return await self._relay(request, target.upstream_path(), query.raw, body=body)
+        if endpoint == "_ensure_full_commit" and method == "POST":
             return await self._relay(request, target.upstream_path(), query.raw)
         raise BadRequest(f"{method} {endpoint} is not served by the sync gateway")
 
@@ -243,12 +249,14 @@ class Gateway:
         if filter_name is not None and filter_name != "_doc_ids":
             # pouchdb-server crashes on _selector, and design-document filters run arbitrary code on the backend.
             raise BadRequest(f"filter={filter_name} is not supported through the gateway; use filter=_doc_ids")
-        if filter_name == "_doc_ids" and request.method == "POST":
-            parsed = self._parse_json_object(body)
-            ids = parsed.get("doc_ids")
+        if request.method == "POST":
+            parsed = self._parse_json_object(body) if body.strip() else {}
+            ids = parsed.get("doc_ids", [] if filter_name is None else None)
             if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-                raise BadRequest("filter=_doc_ids needs a doc_ids list of strings")
+                raise BadRequest("doc_ids must be a list of document ids (with filter=_doc_ids)")
         heartbeat = _int_param(query, "heartbeat")
+        if heartbeat is not None and heartbeat < _MIN_HEARTBEAT_MS:
+            raise BadRequest(f"heartbeat must be at least {_MIN_HEARTBEAT_MS} ms")
         read_timeout: float | None = 60.0
         if feed in ("longpoll", "continuous"):
             read_timeout = heartbeat / 1000 * 3 + 5 if heartbeat else None
@@ -337,8 +345,17 @@ class Gateway:
             # Replication checkpoints: stored exactly as sent; CouchDB enforces _rev (409 on mismatch).
             if method in ("PUT", "DELETE"):
                 _check_params(query, frozenset({"rev"}), "a checkpoint write")
-                body = await self._read_body(request) if method == "PUT" else b""
-                return await self._relay(request, target.upstream_path(), query.raw, body=body)
+                body = b""
+                if method == "PUT":
+                    # Stored as sent, but as JSON of this id only: pouchdb-server would store a body's own _id
+                    # over the path's, which once let any document in through a checkpoint.
+                    checkpoint = self._parse_json_object(await self._read_body(request))
+                    if checkpoint.setdefault("_id", target.doc_id) != target.doc_id:
+                        raise BadRequest("the checkpoint's _id differs from the id in the path")
+                    body = orjson.dumps(checkpoint)
+                return await self._relay(
+                    request, target.upstream_path(), query.raw, body=body, content_type="application/json"
+                )
             raise BadRequest(f"{method} is not allowed on a checkpoint")
         if method not in ("PUT", "DELETE"):
             raise BadRequest(f"{method} is not allowed on a document")
@@ -350,9 +367,9 @@ class Gateway:
             body = b""
         else:
             body = await self._read_body(request)
-            content_type = request.headers.get("content-type", "")
-            if content_type.startswith("multipart/related"):
-                doc, attachments = parse_related(body, content_type)
+            sent_as = request.headers.get("content-type", "")
+            if sent_as.startswith("multipart/related"):
+                doc, attachments = parse_related(body, sent_as)
             else:
                 doc = self._parse_json_object(body)
             if doc.setdefault("_id", target.doc_id) != target.doc_id:
@@ -366,11 +383,14 @@ class Gateway:
             await self.issues.record_refusals(target.db, desa_code, principal, [(doc, outcome)])
             self.metrics.documents(desa_code, accepted=0, refused=1)
             return _json_response(403, {"error": "forbidden", "reason": outcome.reason})
-        if attachments is None and method == "PUT":
-            # Forward what was validated, not the bytes as sent: a body with a key twice (two agent_id) could be
-            # read one way here and the other way by CouchDB.
-            body = orjson.dumps(doc)
-        response = await self._relay(request, target.upstream_path(), query.raw, body=body)
+        # CouchDB gets what was validated, never the bytes as sent: a key given twice, or a multipart body another
+        # parser splits differently, could otherwise be read one way here and another way there.
+        content_type = None
+        if method == "PUT" and attachments is None:
+            body, content_type = orjson.dumps(doc), "application/json"
+        elif method == "PUT" and attachments is not None:
+            body, content_type = build_related(doc, attachments)
+        response = await self._relay(request, target.upstream_path(), query.raw, body=body, content_type=content_type)
         if response.status_code < 300:
             await self.issues.settle(target.db, desa_code, principal, [(doc, outcome)], issues)
             self.metrics.documents(desa_code, accepted=1, refused=0)
@@ -453,6 +473,7 @@ class Gateway:
         read_timeout_s: float | None = 60.0,
         longpoll_deadline_s: float | None = None,
         since: str | None = None,
+        content_type: str | None = None,
     ) -> Response:
         """Forward to CouchDB and stream the answer back as it comes."""
         headers = {"Accept-Encoding": "identity"}
@@ -460,6 +481,8 @@ class Gateway:
             value = request.headers.get(name)
             if value:
                 headers[name] = value
+        if content_type:
+            headers["content-type"] = content_type
         url = upstream_path + (f"?{raw_query}" if raw_query else "")
         _stays_inside(upstream_path, self.couch.base_url)
         if body is None and request.method in ("POST", "PUT"):

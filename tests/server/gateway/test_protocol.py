@@ -484,3 +484,37 @@ def test_a_key_given_twice_is_never_read_two_ways(lateng_client: httpx.Client, c
     )
     assert response.status_code == 201, response.text
     assert httpx.get(f"{couch_server.url}/{LATENG_DB}/{doc['_id']}").json()["agent_id"] == "agent.lateng"
+
+
+def test_a_checkpoint_write_cannot_carry_another_document(lateng_client: httpx.Client, couch_server):
+    smuggled = {"_id": "_design/evil", "views": {"v": {"map": "function(d){emit(1)}"}}}
+    response = lateng_client.put(f"/sync/{LATENG_DB}/_local/ck-{uuid.uuid4().hex}", json=smuggled)
+    _assert_couch_error(response, 400, "bad_request")
+    assert httpx.get(f"{couch_server.url}/{LATENG_DB}/_design/evil").status_code == 404
+
+
+def test_a_multipart_body_is_read_once_and_sent_as_validated(lateng_client: httpx.Client, couch_server):
+    doc = form_doc("household")
+    evil = json.dumps({"_id": "_design/evil2", "views": {}})
+    smuggling = (
+        f"--a\r\nContent-Type: application/json\r\n\r\n{json.dumps(doc)}\r\n--a--\r\n"
+        f"--a;b\r\nContent-Type: application/json\r\n\r\n{evil}\r\n--a;b--\r\n"
+    ).encode()
+    for content_type in ('multipart/related; boundary="a;b"', "multipart/related; boundary=a; boundary=a;b"):
+        response = lateng_client.put(
+            f"/sync/{LATENG_DB}/{doc['_id']}?new_edits=false",
+            content=smuggling,
+            headers={"Content-Type": content_type},
+        )
+        _assert_couch_error(response, 400, "bad_request")
+    assert httpx.get(f"{couch_server.url}/{LATENG_DB}/_design/evil2").status_code == 404
+
+
+def test_doc_ids_heartbeat_and_revs_diff_bodies_are_checked(lateng_client: httpx.Client):
+    for body in ({"doc_ids": {"a": 1}}, {"doc_ids": "x"}):
+        _assert_couch_error(lateng_client.post(f"/sync/{LATENG_DB}/_changes", json=body), 400, "bad_request")
+    _assert_couch_error(
+        lateng_client.get(f"/sync/{LATENG_DB}/_changes?feed=continuous&heartbeat=1"), 400, "bad_request"
+    )
+    response = lateng_client.post(f"/sync/{LATENG_DB}/_revs_diff", json={"x": "notalist"})
+    _assert_couch_error(response, 400, "bad_request")
