@@ -7,10 +7,21 @@ with, so one set of settings runs the adapters against it in development.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, SecretStr
+
+#: The simulator's development secret; production refuses it.
+DEV_CLIENT_SECRET = "simpul-dev-secret"
 
 
 class RegistriesSettings(BaseModel):
+    source: Literal["local", "http"] = Field(
+        "local",
+        description="Where the checks ask: 'local' reads the reference tables of the relational store (development, "
+        "tests; `simpul registries generate` fills them), 'http' calls the sources' web services below.",
+    )
+
     # --- Where the sources are ------------------------------------------------------------------------------
     dukcapil_url: str = Field(
         "http://127.0.0.1:8710/dukcapil", description="Population registry (Dukcapil) web service base URL."
@@ -21,11 +32,11 @@ class RegistriesSettings(BaseModel):
 
     # --- OAuth2 client credentials, one client per source ---------------------------------------------------
     dukcapil_client_id: str = "simpul-dev"
-    dukcapil_client_secret: SecretStr = SecretStr("simpul-dev-secret")
+    dukcapil_client_secret: SecretStr = SecretStr(DEV_CLIENT_SECRET)
     dtsen_client_id: str = "simpul-dev"
-    dtsen_client_secret: SecretStr = SecretStr("simpul-dev-secret")
+    dtsen_client_secret: SecretStr = SecretStr(DEV_CLIENT_SECRET)
     splp_client_id: str = "simpul-dev"
-    splp_client_secret: SecretStr = SecretStr("simpul-dev-secret")
+    splp_client_secret: SecretStr = SecretStr(DEV_CLIENT_SECRET)
     token_expiry_margin_s: float = Field(30.0, description="Renew a cached token this long before it expires.")
 
     # --- Timeouts, retries, circuit breaker -----------------------------------------------------------------

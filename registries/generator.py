@@ -591,6 +591,13 @@ def create_tables(engine: Engine) -> None:
     t.RegFamily.metadata.create_all(engine, tables=t.registry_tables(), checkfirst=True)
 
 
+def has_reference_data(engine: Engine) -> bool:
+    """Whether the reference tables exist and hold at least one household."""
+    create_tables(engine)
+    with engine.connect() as conn:
+        return conn.execute(select(t.table_of(t.RegDtsenHousehold)).limit(1)).first() is not None
+
+
 def load(
     engine: Engine,
     generator: ReferenceDataGenerator,

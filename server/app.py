@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from replication.couch import CouchClient
+from server.admin.endpoints import router as admin_router
 from server.auth.endpoints import router as auth_router
 from server.auth.tokens import KeyRing
 from server.core import handlers
@@ -62,5 +63,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(forms_router)
     app.include_router(health_router)
+    app.include_router(admin_router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

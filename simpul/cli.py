@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -26,6 +26,10 @@ bench_app = typer.Typer(help="Benchmarks (print a table and the ratio against th
 app.add_typer(users_app, name="users")
 app.add_typer(bench_app, name="bench")
 app.add_typer(registries_app, name="registries")
+dead_letters_app = typer.Typer(
+    help="Changes the worker gave up on after repeated failures: list them, ask for a re-queue.", no_args_is_help=True
+)
+app.add_typer(dead_letters_app, name="dead-letters")
 
 console = Console()
 
@@ -77,6 +81,100 @@ def serve(
         settings.http_host = host
     asyncio.run(runner.prepare_database(settings, seed_demo=False))
     runner.serve(settings)
+
+
+@app.command()
+def worker() -> None:
+    """The worker on its own: follows every desa database, verifies applications, pushes results down.
+    SIGTERM or Ctrl-C: finishes what is in flight, saves checkpoints, exits."""
+    import signal
+
+    from simpul.worker import run_worker
+
+    _logging()
+    settings = Settings()
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(settings, stop)
+
+    with _operator_errors():
+        asyncio.run(main())
+
+
+@dead_letters_app.command("list")
+def dead_letters_list(
+    db: Annotated[str | None, typer.Option(help="Only this database, e.g. desa_3510161014")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Also those already re-queued")] = False,
+) -> None:
+    """Parked changes: id, database, document, handler, attempts, the last error."""
+    from rich.table import Table
+
+    from simpul.db import make_async_engine
+    from simpul.schema import create_tables
+    from sync.deadletters import list_dead_letters
+    from sync.uow import UnitOfWork
+
+    settings = Settings()
+
+    async def fetch() -> list[Any]:
+        engine = make_async_engine(settings.resolved_database_url)
+        try:
+            await create_tables(engine)
+            return await list_dead_letters(UnitOfWork(engine), db=db, include_requeued=all_)
+        finally:
+            await engine.dispose()
+
+    letters = asyncio.run(fetch())
+    table = Table("id", "database", "document", "handler", "attempts", "parked at", "state", "last error")
+    for letter in letters:
+        state = "re-queued" if letter.requeued_at else "re-queue requested" if letter.requeue_requested_at else "parked"
+        table.add_row(
+            str(letter.id),
+            letter.db_name,
+            letter.doc_id,
+            letter.handler,
+            str(letter.attempts),
+            letter.parked_at.isoformat(timespec="seconds"),
+            state,
+            letter.error.splitlines()[0][:120] if letter.error else "",
+        )
+    console.print(table if letters else "no dead letters")
+
+
+@dead_letters_app.command("requeue")
+def dead_letters_requeue(
+    ids: Annotated[list[int], typer.Argument(help="Dead letter ids (from `simpul dead-letters list`)")],
+) -> None:
+    """Ask the running worker to deliver these changes again (it does within seconds, and records the outcome)."""
+    import getpass
+
+    from simpul.db import make_async_engine
+    from simpul.schema import create_tables
+    from sync.deadletters import DeadLetterNotFound, FailureStore
+    from sync.uow import UnitOfWork
+
+    settings = Settings()
+
+    async def request() -> None:
+        engine = make_async_engine(settings.resolved_database_url)
+        try:
+            await create_tables(engine)
+            async with UnitOfWork(engine).begin() as session:
+                for letter_id in ids:
+                    await FailureStore(session).request_requeue(letter_id, f"cli:{getpass.getuser()}")
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(request())
+    except DeadLetterNotFound as exc:
+        console.print(f"[red]{exc}[/] (nothing was requested)")
+        raise typer.Exit(1) from None
+    console.print(f"re-queue requested for {', '.join(map(str, ids))}; the worker delivers them within seconds")
 
 
 @app.command()

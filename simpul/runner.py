@@ -1,5 +1,5 @@
 """The main job: local CouchDB-compatible server (unless SIMPUL_COUCHDB_URL names one), provisioning, the HTTP
-server, in one foreground process that shuts everything down on Ctrl-C."""
+server and the worker, in one foreground process that shuts everything down on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ import uvicorn
 import uvloop
 from rich.console import Console
 
+from registries.generator import ReferenceDataGenerator, has_reference_data, load
 from replication import provisioning
 from replication.couch import CouchClient
 from replication.localserver import LocalCouchServer
 from server.app import create_app
-from simpul.db import make_async_engine
+from simpul.db import make_async_engine, make_sync_engine
 from simpul.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
 from simpul.schema import create_tables
 from simpul.settings import Environment, Settings
@@ -57,8 +58,25 @@ async def prepare_database(settings: Settings, *, seed_demo: bool) -> list[str]:
         await engine.dispose()
 
 
+def seed_reference_data(settings: Settings, console: Console) -> None:
+    """In development the checks read the local reference tables; on a fresh machine they are empty, so the demo
+    Banyuwangi data is generated once (``simpul registries generate`` replaces it at any size)."""
+    if settings.registries.source != "local":
+        return
+    engine = make_sync_engine(settings.resolved_database_url)
+    try:
+        if has_reference_data(engine):
+            return
+        households = settings.registries.demo_households
+        console.print(f"generating demo reference data ({households:,} households, once)…")
+        summary = load(engine, ReferenceDataGenerator(seed=1, households=households))
+        console.print(f"reference data: {summary.households:,} households, {summary.people:,} people")
+    finally:
+        engine.dispose()
+
+
 def serve(settings: Settings) -> None:
-    _run_on_uvloop(_serve_with_supervision(settings, None))
+    _run_on_uvloop(_serve_with_supervision(settings, None, with_worker=False))
 
 
 def _run_on_uvloop(main: Coroutine[Any, Any, None]) -> None:
@@ -79,6 +97,8 @@ def run(settings: Settings) -> None:
         asyncio.run(provision(settings, console))
         seed = settings.environment is Environment.development
         created = asyncio.run(prepare_database(settings, seed_demo=seed))
+        if seed:
+            seed_reference_data(settings, console)
         url = f"http://{settings.http_host}:{settings.http_port}"
         console.print(f"[bold green]Simpul[/] on {url}  (sync: {url}/sync/desa_<10 digits>, API docs: {url}/docs)")
         if seed:
@@ -86,14 +106,14 @@ def run(settings: Settings) -> None:
             for demo in DEMO_USERS:
                 scope = ", ".join(demo.desa or demo.kecamatan) or "whole region"
                 console.print(f"  {demo.username:<20} {demo.role.value:<11} {scope}")
-        _run_on_uvloop(_serve_with_supervision(settings, local))
+        _run_on_uvloop(_serve_with_supervision(settings, local, with_worker=True))
     finally:
         if local:
             local.stop()
             console.print("local CouchDB-compatible server stopped")
 
 
-async def _serve_with_supervision(settings: Settings, local: LocalCouchServer | None) -> None:
+async def _serve_with_supervision(settings: Settings, local: LocalCouchServer | None, *, with_worker: bool) -> None:
     config = uvicorn.Config(
         create_app(settings),
         host=settings.http_host,
@@ -106,9 +126,20 @@ async def _serve_with_supervision(settings: Settings, local: LocalCouchServer | 
     )
     server = uvicorn.Server(config)
     supervisor = asyncio.create_task(local.supervise()) if local else None
+    stop_worker = asyncio.Event()
+    worker = None
+    if with_worker:
+        from simpul.worker import run_worker  # only the main job runs the pipeline; `simpul serve` does not load it
+
+        worker = asyncio.create_task(run_worker(settings, stop_worker), name="worker")
     try:
         await server.serve()
     finally:
+        if worker:
+            # The worker finishes what is in flight and saves its checkpoints before the local server goes.
+            stop_worker.set()
+            with contextlib.suppress(Exception):
+                await worker
         if supervisor:
             supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -13,7 +13,7 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from registries.config import RegistriesSettings
+from registries.config import DEV_CLIENT_SECRET, RegistriesSettings
 from sync.config import WorkerSettings
 
 
@@ -90,6 +90,18 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"production needs explicit settings: {', '.join(missing)}")
+            registries = self.registries
+            default_secrets = [
+                f"SIMPUL_REGISTRIES__{name.upper()}_CLIENT_SECRET"
+                for name, secret in (
+                    ("dukcapil", registries.dukcapil_client_secret),
+                    ("dtsen", registries.dtsen_client_secret),
+                    ("splp", registries.splp_client_secret),
+                )
+                if secret.get_secret_value() == DEV_CLIENT_SECRET
+            ]
+            if registries.source == "http" and default_secrets:
+                raise ValueError(f"production needs real client secrets: {', '.join(default_secrets)}")
             weak = [kid for kid, key in self.jwt_keys.items() if len(key.get_secret_value()) < 32]
             if weak:
                 raise ValueError(f"JWT keys shorter than 32 characters: {', '.join(weak)}")

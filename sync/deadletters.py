@@ -71,6 +71,9 @@ class DeadLetter(SQLModel, table=True):
     change: str = Field(sa_type=Text, description="The change as delivered (JSON), re-delivered by a re-queue.")
     parked_at: datetime = Field(default_factory=utcnow)
     requeued_at: datetime | None = None
+    #: Set by an operator (CLI or admin API) in any process; the running worker delivers it and clears it.
+    requeue_requested_at: datetime | None = None
+    requeue_requested_by: str | None = Field(default=None, max_length=64)
 
 
 class FailureStore:
@@ -137,6 +140,7 @@ class FailureStore:
         letter.attempts = attempts
         letter.parked_at = utcnow()
         letter.requeued_at = None
+        letter.requeue_requested_at = None
         self._session.add(letter)
         await self._session.flush()
         return letter
@@ -148,6 +152,24 @@ class FailureStore:
         if not include_requeued:
             query = query.where(col(DeadLetter.requeued_at).is_(None))
         return list((await self._session.exec(query)).all())
+
+    async def request_requeue(self, dead_letter_id: int, requested_by: str) -> DeadLetter:
+        """Ask the running worker to deliver a parked change again (see :func:`requeue_requested`)."""
+        letter = await self._session.get(DeadLetter, dead_letter_id)
+        if letter is None:
+            raise DeadLetterNotFound(f"no dead letter {dead_letter_id}")
+        if letter.requeued_at is None and letter.requeue_requested_at is None:
+            letter.requeue_requested_at = utcnow()
+            letter.requeue_requested_by = requested_by
+            self._session.add(letter)
+            await self._session.flush()
+        return letter
+
+    async def requested(self) -> list[int]:
+        query = select(DeadLetter.id).where(
+            col(DeadLetter.requeue_requested_at).is_not(None), col(DeadLetter.requeued_at).is_(None)
+        )
+        return [letter_id for letter_id in (await self._session.exec(query)).all() if letter_id is not None]
 
     async def failures(self, *, db: str | None = None) -> list[FeedFailure]:
         query = select(FeedFailure).order_by(col(FeedFailure.id))
@@ -184,11 +206,31 @@ async def list_dead_letters(
         return await FailureStore(session).dead_letters(db=db, include_requeued=include_requeued)
 
 
+async def requeue_requested(uow: UnitOfWork, handlers: Sequence[Handler]) -> list[RequeueResult]:
+    """Deliver every dead letter an operator asked to re-queue (the worker calls this every few seconds)."""
+    async with uow.begin() as session:
+        requested = await FailureStore(session).requested()
+    results = []
+    for letter_id in requested:
+        try:
+            results.append(await requeue(uow, handlers, letter_id))
+        except UnknownHandler as exc:
+            log.error("cannot re-queue: %s", exc)
+            async with uow.begin() as session:
+                letter = await session.get(DeadLetter, letter_id)
+                if letter is not None:
+                    letter.requeue_requested_at = None
+                    letter.error = f"{letter.error}\n(re-queue refused: {exc})"
+                    session.add(letter)
+    return results
+
+
 async def requeue(uow: UnitOfWork, handlers: Sequence[Handler], dead_letter_id: int) -> RequeueResult:
     """Deliver a parked change to its handler once more, now, in the caller's process.
 
     On success the dead letter is marked ``requeued_at`` and its failure record resolved. On failure it stays
-    parked with one more attempt and the new error; the operator decides again. Works whether or not a worker is
+    parked with one more attempt and the new error; the operator decides again. Either way a pending request
+    (``requeue_requested_at``) is cleared. Works whether or not a worker is
     running (handlers are idempotent), so the CLI and the admin API can call it with the handlers they build.
     """
     async with uow.begin() as session:
@@ -211,6 +253,7 @@ async def requeue(uow: UnitOfWork, handlers: Sequence[Handler], dead_letter_id: 
             if stored is not None:
                 stored.attempts += 1
                 stored.error = error
+                stored.requeue_requested_at = None
                 session.add(stored)
                 letter = stored
         return RequeueResult(RequeueOutcome.failed, letter, error)
@@ -218,6 +261,7 @@ async def requeue(uow: UnitOfWork, handlers: Sequence[Handler], dead_letter_id: 
         stored = await session.get(DeadLetter, dead_letter_id)
         if stored is not None:
             stored.requeued_at = utcnow()
+            stored.requeue_requested_at = None
             session.add(stored)
             letter = stored
         await FailureStore(session).resolve(change, handler.name)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sync.cases.tables  # noqa: F401  (registers the verification pipeline's projection tables)
 from sync.checkpoints import FeedCheckpoint
 from sync.deadletters import DeadLetter, FeedFailure
+from sync.status import WorkerReport
 
-__all__ = ["DeadLetter", "FeedCheckpoint", "FeedFailure"]
+__all__ = ["DeadLetter", "FeedCheckpoint", "FeedFailure", "WorkerReport"]

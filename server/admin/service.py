@@ -1,0 +1,23 @@
+"""Operators' view of the worker's dead letters. A re-queue is a request the running worker honours within
+seconds (it may run in another process), so the API never runs a handler itself."""
+
+from __future__ import annotations
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.admin.schemas import DeadLetterPublic
+from server.core.errors import NotFound
+from sync.deadletters import DeadLetterNotFound, FailureStore
+
+
+async def dead_letters(session: AsyncSession, *, db: str | None, include_requeued: bool) -> list[DeadLetterPublic]:
+    letters = await FailureStore(session).dead_letters(db=db, include_requeued=include_requeued)
+    return [DeadLetterPublic.model_validate(letter, from_attributes=True) for letter in letters]
+
+
+async def request_requeue(session: AsyncSession, dead_letter_id: int, username: str) -> DeadLetterPublic:
+    try:
+        letter = await FailureStore(session).request_requeue(dead_letter_id, username)
+    except DeadLetterNotFound:
+        raise NotFound(f"no dead letter {dead_letter_id}") from None
+    return DeadLetterPublic.model_validate(letter, from_attributes=True)
