@@ -16,6 +16,7 @@ from server.auth.tokens import KeyRing
 from server.core import handlers
 from server.core.metrics import Metrics, MetricsMiddleware
 from server.core.state import AppState
+from server.feed.endpoints import router as feed_router
 from server.forms.endpoints import router as forms_router
 from server.gateway.access import SyncAccess
 from server.gateway.endpoints import router as sync_router
@@ -64,5 +65,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(forms_router)
     app.include_router(health_router)
     app.include_router(admin_router)
+    app.include_router(feed_router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -6,6 +6,7 @@ from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
+import server.audit.models
 import server.auth.models  # noqa: F401  (registers the tables)
 import sync.tables  # noqa: F401  (registers the tables)
 

@@ -14,7 +14,9 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from registries.config import DEV_CLIENT_SECRET, RegistriesSettings
+from sync.cases.config import PipelineSettings
 from sync.config import WorkerSettings
+from sync.verification.ruleset import RuleSettings
 
 
 class Environment(StrEnum):
@@ -69,11 +71,19 @@ class Settings(BaseSettings):
     # Long-polls are ended by the gateway before common proxy idle limits (60 s) cut them.
     longpoll_max_s: float = 50.0
 
+    # --- Decision feed (the central verifier) ---------------------------------------------------------------
+    # Decisions are served once older than this, so a decision committed late can never be skipped (see
+    # server/feed/service.py).
+    decision_feed_settle_s: float = Field(30.0, ge=0)
+
     # --- Reference sources (registries/) --------------------------------------------------------------------
     registries: RegistriesSettings = Field(default_factory=RegistriesSettings)
 
-    # --- Changes-feed worker (sync/) ------------------------------------------------------------------------
+    # --- Changes-feed worker and the verification pipeline (sync/) ------------------------------------------
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    # The PKH rule set (a versioned data file) and the parameters DOMAIN.md leaves to settings.
+    rules: RuleSettings = Field(default_factory=RuleSettings)
 
     @model_validator(mode="after")
     def _refuse_development_shortcuts_in_production(self) -> Self:

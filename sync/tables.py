@@ -5,6 +5,7 @@ from __future__ import annotations
 import sync.cases.tables  # noqa: F401  (registers the verification pipeline's projection tables)
 from sync.checkpoints import FeedCheckpoint
 from sync.deadletters import DeadLetter, FeedFailure
+from sync.restrictions import ProcessingRestriction
 from sync.status import WorkerReport
 
-__all__ = ["DeadLetter", "FeedCheckpoint", "FeedFailure", "WorkerReport"]
+__all__ = ["DeadLetter", "FeedCheckpoint", "FeedFailure", "ProcessingRestriction", "WorkerReport"]

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from datetime import datetime
+from typing import Annotated, Any
 
-from server.admin import service
-from server.admin.schemas import DeadLetterPublic, DeadLettersPublic
+from fastapi import APIRouter, Body, Query, status
+
+from server.admin import people, service
+from server.admin.schemas import AuditPublic, DeadLetterPublic, DeadLettersPublic
+from server.audit.models import AuditAction
 from server.auth.deps import AdminUser
-from server.core.state import SessionDep
+from server.core.state import SessionDep, StateDep
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
@@ -24,3 +28,46 @@ async def dead_letters(
 async def requeue(dead_letter_id: int, admin: AdminUser, session: SessionDep) -> DeadLetterPublic:
     """Ask the worker to deliver a parked change again; 202: it does so within seconds and records the outcome."""
     return await service.request_requeue(session, dead_letter_id, admin.username)
+
+
+@router.get("/audit", response_model=AuditPublic)
+async def audit_trail(
+    admin: AdminUser,
+    session: SessionDep,
+    actor: str | None = None,
+    case_id: str | None = None,
+    action: AuditAction | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_id: int = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> AuditPublic:
+    """Who read or acted on personal data: filter by user, case, action and time; page with ``after_id``."""
+    return await service.audit_trail(
+        session, actor=actor, case_id=case_id, action=action, since=since, until=until, after_id=after_id, limit=limit
+    )
+
+
+@router.get("/people/{nik}/export", response_model=dict[str, Any])
+async def export_person(nik: str, admin: AdminUser, session: SessionDep, state: StateDep) -> dict[str, Any]:
+    """Everything Simpul holds about one person (right of access, UU 27/2022): their cases and documents, the
+    decisions, the consent ledger, restrictions. Audited."""
+    return await people.export_person(session, state.couch, admin, nik)
+
+
+@router.post("/people/{nik}/restriction", response_model=dict[str, Any], status_code=status.HTTP_201_CREATED)
+async def restrict_processing(
+    nik: str,
+    admin: AdminUser,
+    session: SessionDep,
+    reason: Annotated[str, Body(embed=True, min_length=5, max_length=2000)],
+) -> dict[str, Any]:
+    """Restrict processing of a person at their request: no source is consulted about them and their cases stop
+    (re-evaluated by the worker within one sweep). Idempotent. Audited."""
+    return await people.restrict(session, admin, nik, reason)
+
+
+@router.delete("/people/{nik}/restriction", response_model=dict[str, Any])
+async def lift_restriction(nik: str, admin: AdminUser, session: SessionDep) -> dict[str, Any]:
+    """Lift the restriction: the person's cases are re-evaluated. Audited."""
+    return await people.lift(session, admin, nik)

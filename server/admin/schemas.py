@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -21,3 +22,20 @@ class DeadLetterPublic(BaseModel):
 
 class DeadLettersPublic(BaseModel):
     dead_letters: list[DeadLetterPublic]
+
+
+class AuditEntryPublic(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    actor_role: str
+    action: str
+    resource: str
+    case_id: str | None
+    detail: dict[str, Any]
+
+
+class AuditPublic(BaseModel):
+    entries: list[AuditEntryPublic]
+    #: Pass as ``after_id`` for the next page; None when this page was the last.
+    next_after_id: int | None

@@ -3,9 +3,12 @@ seconds (it may run in another process), so the API never runs a handler itself.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from server.admin.schemas import DeadLetterPublic
+from server.admin.schemas import AuditEntryPublic, AuditPublic, DeadLetterPublic
+from server.audit import service as audit
 from server.core.errors import NotFound
 from sync.deadletters import DeadLetterNotFound, FailureStore
 
@@ -21,3 +24,11 @@ async def request_requeue(session: AsyncSession, dead_letter_id: int, username: 
     except DeadLetterNotFound:
         raise NotFound(f"no dead letter {dead_letter_id}") from None
     return DeadLetterPublic.model_validate(letter, from_attributes=True)
+
+
+async def audit_trail(session: AsyncSession, *, limit: int, **filters: Any) -> AuditPublic:
+    entries = await audit.query(session, limit=limit, **filters)
+    return AuditPublic(
+        entries=[AuditEntryPublic.model_validate(entry, from_attributes=True) for entry in entries],
+        next_after_id=entries[-1].id if len(entries) == limit else None,
+    )

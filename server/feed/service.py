@@ -1,0 +1,144 @@
+"""The central verifier's decision feed: finalised decisions of the whole region, in the order they were
+finalised, behind a stable, resumable cursor.
+
+**Finalised** means an ``eligible`` or ``not_eligible`` verdict (automated, or after a supervisor's review); the
+other statuses are steps on the way. A case decided again later (a registry change, an objection upheld) appears
+again further on: the consumer keeps the latest line per ``application_id``.
+
+**The cursor** is the position in ``case_decisions`` (append-only), wrapped so that consumers treat it as opaque.
+Positions come from the database's id sequence, and on PostgreSQL a transaction can commit a lower id after a
+higher one is visible; a consumer that had read past it would miss it for ever. So the feed serves only decisions
+older than ``settle_s`` (a transaction of the worker lasts milliseconds; the margin is generous), which makes a
+served prefix final: nothing missed, nothing repeated.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.core.errors import BadRequest
+from sync.cases.tables import CaseDecision, CaseRecord
+from sync.checkpoints import utcnow
+
+FINAL_STATUSES = ("eligible", "not_eligible")
+_CURSOR_PREFIX = b"cd1:"
+PAGE_ROWS = 500
+
+
+def encode_cursor(position: int) -> str:
+    return base64.urlsafe_b64encode(_CURSOR_PREFIX + str(position).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int:
+    """The position after which to continue; a missing cursor starts from the beginning."""
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        if not raw.startswith(_CURSOR_PREFIX):
+            raise ValueError
+        position = int(raw[len(_CURSOR_PREFIX) :])
+        if position < 0:
+            raise ValueError
+    except (ValueError, binascii.Error):
+        raise BadRequest("cursor is not one this feed gave: start without it, or pass a line's 'cursor'") from None
+    return position
+
+
+def feed_line(decision: CaseDecision, desa: str | None) -> dict[str, Any]:
+    """One decision as the verifier receives it: the result as pushed to the device, without photos (links only)."""
+    result = dict(decision.result)
+    for private in ("_id", "_rev", "type"):
+        result.pop(private, None)
+    assert decision.id is not None
+    return {
+        **result,
+        "cursor": encode_cursor(decision.id),
+        "application_id": decision.application_id,
+        "desa": desa or result.get("desa"),
+        "status": decision.status,
+        "rule_set_version": decision.rule_set_version,
+        "decided_at": decision.decided_at.isoformat(),
+        "links": {"case": f"/api/v1/cases/{decision.application_id}"},
+    }
+
+
+class DecisionFeed:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, settle_s: float) -> None:
+        self._sessions = sessions
+        self._settle = timedelta(seconds=settle_s)
+
+    async def lines(self, after: int, limit: int, *, now: datetime | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Finalised decisions after position ``after``, at most ``limit``, read a page at a time (each page in a
+        short session of its own, so a slow consumer holds no transaction)."""
+        horizon = (now or utcnow()) - self._settle
+        sent = 0
+        while sent < limit:
+            async with self._sessions() as session:
+                statement = (
+                    select(CaseDecision, CaseRecord.desa)
+                    .join(CaseRecord, col(CaseRecord.application_id) == col(CaseDecision.application_id), isouter=True)
+                    .where(
+                        col(CaseDecision.id) > after,
+                        col(CaseDecision.status).in_(FINAL_STATUSES),
+                        col(CaseDecision.decided_at) <= horizon,
+                    )
+                    .order_by(col(CaseDecision.id))
+                    .limit(min(PAGE_ROWS, limit - sent))
+                )
+                rows = list((await session.exec(statement)).all())
+            if not rows:
+                return
+            for decision, desa in rows:
+                yield feed_line(decision, desa)
+                assert decision.id is not None
+                after = decision.id
+                sent += 1
+
+    async def ndjson(self, after: int, limit: int) -> AsyncIterator[bytes]:
+        async for line in self.lines(after, limit):
+            yield orjson.dumps(line) + b"\n"
+
+    async def csv(self, after: int, limit: int) -> AsyncIterator[bytes]:
+        yield _csv_rows([CSV_COLUMNS])
+        async for line in self.lines(after, limit):
+            yield _csv_rows([[_csv_value(line, column) for column in CSV_COLUMNS]])
+
+
+CSV_COLUMNS = [
+    "cursor",
+    "application_id",
+    "desa",
+    "status",
+    "rule_set_version",
+    "yearly_benefit",
+    "decided_at",
+    "explanation",
+    "reasons",
+]
+
+
+def _csv_value(line: dict[str, Any], column: str) -> str:
+    if column == "reasons":
+        return " | ".join(
+            f"{rule.get('rule')}: {rule.get('outcome')}: {rule.get('reason')}" for rule in line.get("rules") or []
+        )
+    value = line.get(column)
+    return "" if value is None else str(value)
+
+
+def _csv_rows(rows: Iterable[list[str]]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue().encode()

@@ -1,0 +1,152 @@
+"""The verifier's decision feed: finalised decisions in order, a cursor that resumes without loss or repeat."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from server.core.errors import BadRequest
+from server.feed.service import DecisionFeed, decode_cursor, encode_cursor
+from simpul.db import make_async_engine
+from simpul.schema import create_tables
+from sync.cases.tables import CaseDecision, CaseRecord
+from sync.checkpoints import utcnow
+from tests.fixtures.gateway import GatewayProcess, ServerEnv, login
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = make_async_engine(f"sqlite:///{tmp_path / 'feed.db'}")
+    await create_tables(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def add_decisions(
+    engine: AsyncEngine, statuses: list[str], *, at: datetime | None = None, prefix: str = "feed"
+) -> None:
+    decided_at = at or utcnow() - timedelta(minutes=5)
+    async with AsyncSession(engine) as session:
+        for status in statuses:
+            count = len((await session.exec(select(CaseDecision))).all())
+            application_id = f"application:{prefix}-{count}"
+            session.add(
+                CaseRecord(
+                    application_id=application_id,
+                    desa="35.10.16.1014",
+                    db_name="desa_3510161014",
+                    applicant_nik="3510164101900001",
+                    status=status,
+                )
+            )
+            session.add(
+                CaseDecision(
+                    application_id=application_id,
+                    status=status,
+                    rule_set_version="pkh-2026.1",
+                    fingerprint=f"f{count}",
+                    result={"_id": f"result:{application_id}", "status": status, "explanation": "…", "rules": []},
+                    decided_at=decided_at,
+                )
+            )
+            await session.commit()
+
+
+async def read_all(feed: DecisionFeed, after: int, limit: int = 100) -> list[dict[str, object]]:
+    return [line async for line in feed.lines(after, limit)]
+
+
+async def test_only_finalised_decisions_in_order_and_the_cursor_resumes(engine: AsyncEngine):
+    feed = DecisionFeed(async_sessionmaker(engine, class_=AsyncSession), settle_s=30)
+    await add_decisions(engine, ["eligible", "needs_review", "not_eligible", "waiting", "eligible"])
+    first = await read_all(feed, 0, limit=2)
+    assert [line["status"] for line in first] == ["eligible", "not_eligible"]
+    assert "_id" not in first[0] and first[0]["desa"] == "35.10.16.1014"
+    assert first[0]["links"] == {"case": f"/api/v1/cases/{first[0]['application_id']}"}
+
+    rest = await read_all(feed, decode_cursor(str(first[-1]["cursor"])))
+    assert [line["status"] for line in rest] == ["eligible"]
+
+    await add_decisions(engine, ["not_eligible"])
+    newer = await read_all(feed, decode_cursor(str(rest[-1]["cursor"])))
+    assert [line["application_id"] for line in newer] == ["application:feed-5"]
+    everything = await read_all(feed, 0)
+    assert [line["cursor"] for line in everything] == [line["cursor"] for line in first + rest + newer]
+
+
+async def test_a_decision_younger_than_the_settle_time_waits(engine: AsyncEngine):
+    feed = DecisionFeed(async_sessionmaker(engine, class_=AsyncSession), settle_s=30)
+    await add_decisions(engine, ["eligible"], at=utcnow())
+    assert await read_all(feed, 0) == []
+    assert len([line async for line in feed.lines(0, 10, now=utcnow() + timedelta(seconds=31))]) == 1
+
+
+async def test_csv_has_a_header_and_one_row_per_decision(engine: AsyncEngine):
+    feed = DecisionFeed(async_sessionmaker(engine, class_=AsyncSession), settle_s=0)
+    await add_decisions(engine, ["eligible", "not_eligible"])
+    body = b"".join([chunk async for chunk in feed.csv(0, 10)]).decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert [row["status"] for row in rows] == ["eligible", "not_eligible"]
+
+
+def test_cursors_are_opaque_and_checked():
+    assert decode_cursor(encode_cursor(42)) == 42
+    assert decode_cursor(None) == 0
+    for junk in ("42", "abc", encode_cursor(1)[:-2] + "!!"):
+        with pytest.raises(BadRequest):
+            decode_cursor(junk)
+
+
+@pytest.mark.live
+def test_the_feed_is_for_the_verifier_and_every_read_is_audited(gateway_factory: object, server_env: ServerEnv) -> None:
+    gateway: GatewayProcess = gateway_factory(SIMPUL_DECISION_FEED_SETTLE_S="0")  # type: ignore[operator]
+    asyncio.run(_seed(server_env))
+    url = gateway.url + "/api/v1/decisions"
+    assert httpx.get(url).status_code == 401
+    for username in ("agent.lateng", "spv.banyuwangi"):
+        headers = {"Authorization": f"Bearer {login(gateway.url, username)['access_token']}"}
+        assert httpx.get(url, headers=headers).status_code == 403
+
+    verifier = {"Authorization": f"Bearer {login(gateway.url, 'verifier')['access_token']}"}
+    response = httpx.get(url, headers=verifier)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert lines and all(line["status"] in ("eligible", "not_eligible") for line in lines)
+    again = httpx.get(url, headers=verifier, params={"cursor": lines[-1]["cursor"]})
+    assert again.status_code == 200 and again.text == ""
+    assert httpx.get(url, headers=verifier, params={"cursor": "nonsense"}).status_code == 400
+    exported = httpx.get(gateway.url + "/api/v1/decisions.csv", headers=verifier)
+    assert exported.status_code == 200 and exported.text.startswith("cursor,application_id")
+
+    admin = {"Authorization": f"Bearer {login(gateway.url, 'admin.kabupaten')['access_token']}"}
+    trail = httpx.get(gateway.url + "/api/v1/admin/audit", headers=admin, params={"actor": "verifier"}).json()
+    resources = [entry["resource"] for entry in trail["entries"]]
+    assert resources.count("decision_feed") >= 2 and "decision_feed_csv" in resources
+    assert httpx.get(gateway.url + "/api/v1/admin/audit", headers=verifier).status_code == 403
+
+
+async def _seed(env: ServerEnv) -> None:
+    engine = make_async_engine(env.database_url)
+    try:
+        await add_decisions(engine, ["eligible", "not_eligible", "needs_review"], prefix=uuid4().hex)
+    finally:
+        await engine.dispose()
