@@ -50,7 +50,7 @@ class DesaPendamping:
     async def __call__(self, desa_code: str) -> list[str]:
         query = (
             select(User.username)  # type: ignore[call-overload]
-            .join(Assignment, Assignment.user_id == User.id)  # type: ignore[arg-type]
+            .join(Assignment, Assignment.user_id == User.id)
             .where(User.role == Role.pendamping, User.active, Assignment.region_code == desa_code)
             .order_by(User.username)
         )

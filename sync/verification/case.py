@@ -20,7 +20,6 @@ from registries.models import (
     PersonStatus,
 )
 
-
 T = TypeVar("T")
 
 

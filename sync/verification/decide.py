@@ -1,0 +1,1119 @@
+"""The decision: every rule evaluated on the case file and the registry answers, with the data it rested on.
+
+:func:`evaluate` is a pure function of its inputs. It never depends on the order of the case file's tuples or of the
+facts' mappings (it sorts what it reads), so the same case gives byte-identical results however it was gathered.
+
+The steps (DESIGN.md "Checks"), each adding :class:`~sync.verification.verdict.RuleResult` entries:
+
+1. **Gather**: the application is there; a missing household or consent makes the case wait, with the content of
+   the field task that would capture them (the pipeline decides when to raise it).
+2. **Stopped**: the applicant withdrew all consent.
+3. **Sources**: a source the plan needed that did not answer makes the case wait (retry); the other rules still run
+   on what is there, and a rule whose data is missing is skipped rather than judged on an absence.
+4. **Consent**: members who withdrew, checks the consents did not allow (skipped, with the reason). Without DTSEN or
+   the population registry for the household, the case cannot be verified: a field visit re-confirms consent.
+5. **Identity**: NIK hard and soft checks, the population registry's per-field match, life status, duplicates.
+6. **Eligibility**: DTSEN membership and desil, components (declared data, then DTSEN), exclusions, assets, BPJS.
+7. **Humans**: objections and field visits go to a supervisor.
+
+Outcomes become a status by precedence: stopped > waiting > needs_review > needs_field_verification > not_eligible >
+eligible. A component claim that fails only removes that claim (``eligibility.component``); the other failures
+decide the case. Missing or contradictory data is never a refusal: it is ``unresolved``, and a field visit settles
+it.
+
+Reasons and explanations are in Bahasa Indonesia and name people only by their place in the family (see
+:mod:`sync.verification.people`): they are read out to the family.
+
+Decisions taken where the design is silent:
+
+- A person counts for one component, the highest-valued one that qualifies (rule set ``one_component_per_member``);
+  then each component's cap, then the maximum per family, highest-valued first, ties in the application's order.
+- Declared data decide whether a claim qualifies; DTSEN can only contradict it (school level and years of
+  schooling, "pregnant", disability "berat"). DTSEN has no postpartum status, so a postpartum claim and the age-only
+  components (early childhood, elderly) are not compared with it. A DTSEN record withheld by the member's own
+  consent is not used.
+- Several DTSEN households for one KK: the most recently ranked one is used and the case goes to a field visit.
+- Assets are compared only when the desil passed: they can only contradict a desil low enough for PKH.
+- The indicative components are reported for ``eligible``, ``needs_review`` and ``needs_field_verification``; not for
+  a refusal, nor for a case that waits or was stopped.
+- An answer the plan needed but the facts lack counts as its source being down (the case waits), never as "not
+  found".
+- A plan that does not belong to the case (no DTSEN look-up of its KK, allowed or refused) is a programming error:
+  :class:`ValueError`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agent_forms import nik as nik_rules
+from agent_forms.models import Component, Household, Member, Sex
+from agent_forms.models.household import Disability, MaternalStatus, SchoolLevel, SchoolStatus
+from registries.models import (
+    AssetsAnswer,
+    DtsenHousehold,
+    DtsenMember,
+    EmploymentKind,
+    LifeStatus,
+    Match,
+)
+from sync.verification.case import CaseFile, Doc, Query, QueryPlan, RegistryFacts
+from sync.verification.people import APPLICANT_OUTSIDE, UNLISTED, age_on, is_adult, member_labels
+from sync.verification.ruleset import RuleSet
+from sync.verification.verdict import (
+    ComponentBenefit,
+    Datum,
+    FieldTask,
+    Outcome,
+    RuleResult,
+    Status,
+    Verdict,
+)
+
+#: Source name of data read from the documents captured on a device; the datum's source is "perangkat/<doc id>".
+DEVICE = "perangkat"
+#: Source name of what the pipeline's own projection knows (the same NIK elsewhere in the kabupaten).
+PROJECTION = "simpul"
+
+#: How each source is named when a pendamping reads that a check waits for it or was not allowed.
+SOURCE_WORDS: Mapping[Query, str] = {
+    Query.identity: "data kependudukan (Dukcapil)",
+    Query.life_status: "data kependudukan (Dukcapil)",
+    Query.dtsen_household: "DTSEN (BPS)",
+    Query.employment: "data kepegawaian (BKN dan instansi terkait)",
+    Query.bpjs: "BPJS Kesehatan dan BPJS Ketenagakerjaan",
+    Query.assets: "data aset (ATR/BPN dan Polri)",
+}
+
+COMPONENT_WORDS: Mapping[Component, str] = {
+    Component.PREGNANT_POSTPARTUM: "ibu hamil/nifas",
+    Component.EARLY_CHILDHOOD: "anak usia dini",
+    Component.SD: "anak sekolah SD",
+    Component.SMP: "anak sekolah SMP",
+    Component.SMA: "anak sekolah SMA",
+    Component.SEVERE_DISABILITY: "penyandang disabilitas berat",
+    Component.ELDERLY: "lanjut usia",
+}
+
+EMPLOYMENT_WORDS: Mapping[EmploymentKind, str] = {
+    EmploymentKind.asn: "ASN (PNS/PPPK)",
+    EmploymentKind.tni: "anggota TNI",
+    EmploymentKind.polri: "anggota Polri",
+    EmploymentKind.state_paid: "pegawai yang digaji rutin dari APBN/APBD",
+    EmploymentKind.bumn_bumd: "pegawai BUMN/BUMD",
+    EmploymentKind.village_official: "perangkat desa",
+    EmploymentKind.certified_teacher: "guru bersertifikat",
+    EmploymentKind.certified_health_worker: "tenaga kesehatan bersertifikat",
+}
+
+_SCHOOL_LEVELS: Mapping[Component, SchoolLevel] = {
+    Component.SD: SchoolLevel.SD,
+    Component.SMP: SchoolLevel.SMP,
+    Component.SMA: SchoolLevel.SMA,
+}
+
+_BPJS_SEGMENTS = {
+    "pbi": "PBI (iuran dibayar pemerintah)",
+    "ppu": "PPU (pekerja penerima upah)",
+    "pbpu": "PBPU (pekerja bukan penerima upah)",
+    "bp": "BP (bukan pekerja)",
+}
+
+#: A failure of these rules removes one claim, not the family.
+_CLAIM_RULES = frozenset({"eligibility.component"})
+
+_CAPTURE_ORDER = ("household", "consent", "field_visit", "evidence")
+
+_COMPONENT_BY_VALUE: Mapping[str, Component] = {c.value: c for c in Component}
+
+_WITH_COMPONENTS = frozenset({Status.eligible, Status.needs_review, Status.needs_field_verification})
+
+
+def rupiah(amount: int) -> str:
+    """``3000000`` → ``Rp3.000.000`` (Indonesian grouping)."""
+    return "Rp" + f"{amount:,}".replace(",", ".")
+
+
+def _device(doc: Doc[Any]) -> str:
+    return f"{DEVICE}/{doc.id}"
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _join(words: Sequence[str]) -> str:
+    """``a``, ``a dan b``, ``a, b, dan c``."""
+    if len(words) <= 2:
+        return " dan ".join(words)
+    return ", ".join(words[:-1]) + ", dan " + words[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    index: int
+    component: Component
+    nik: str
+    amount: int
+
+
+class _Evaluation:
+    """One evaluation: the inputs, the rules found so far, and what later steps need from earlier ones."""
+
+    def __init__(self, case: CaseFile, plan: QueryPlan, facts: RegistryFacts, rules: RuleSet) -> None:
+        self.case = case
+        self.plan = plan
+        self.facts = facts
+        self.rules = rules
+        #: Source of the data a rule set supplies (limits, amounts).
+        self.rule_source = f"aturan/{rules.version}"
+        self.reference = case.reference_date
+        self.application = case.application.body
+        self.applicant = self.application.applicant_nik
+        self.results: list[RuleResult] = []
+        #: Members not counted for components: deceased, moved out, or who withdrew consent.
+        self.not_counted: dict[str, str] = {}
+        #: A consent must be re-confirmed on a visit (capture "consent").
+        self.consent_needed = False
+        self.unavailable: frozenset[Query] = frozenset()
+        self.dtsen: DtsenHousehold | None = None
+        self.dtsen_source: tuple[str, dt.date] | None = None
+        self.desil_ok = False
+        self.counted: list[ComponentBenefit] = []
+        # Set once the household is known.
+        self.household: Doc[Household] | None = case.household
+        self.members: dict[str, Member] = {}
+        self.labels: dict[str, str] = {}
+        if case.household is not None:
+            self.members = {m.nik: m for m in case.household.body.members}
+            self.labels = member_labels(case.household.body)
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+
+    def add(
+        self,
+        rule: str,
+        outcome: Outcome,
+        reason: str,
+        data: Iterable[Datum] = (),
+        member_nik: str | None = None,
+    ) -> RuleResult:
+        result = RuleResult(rule, outcome, _sentence(reason), tuple(data), member_nik)
+        self.results.append(result)
+        return result
+
+    def label(self, nik: str) -> str:
+        if nik in self.labels:
+            return self.labels[nik]
+        return APPLICANT_OUTSIDE if nik == self.applicant else UNLISTED
+
+    def declared(self, name: str, value: Any) -> Datum:
+        assert self.household is not None
+        return Datum(name, value, _device(self.household), self.household.body.captured_at.date())
+
+    def applied(self, name: str, value: Any) -> Datum:
+        return Datum(name, value, _device(self.case.application), self.reference)
+
+    def age(self, member: Member) -> int:
+        return age_on(member.birth_date, self.reference)
+
+    def planned(self, query: Query, key: str) -> bool:
+        return (query, key) in self.plan.queries
+
+    def refused(self, query: Query, key: str) -> bool:
+        return (query, key) in self.plan.refused
+
+    def people(self) -> list[str]:
+        """Every person the checks are about, in household order, then the applicant if not listed."""
+        niks = list(self.members)
+        return niks if self.applicant in self.members else [*niks, self.applicant]
+
+    def skip_for_consent(self, rule: str, query: Query, nik: str) -> None:
+        self.add(
+            rule,
+            Outcome.skipped,
+            f"Tidak diperiksa ke {SOURCE_WORDS[query]} untuk {self.label(nik)}: persetujuan untuk sumber ini "
+            "tidak diberikan atau sudah ditarik",
+            member_nik=nik,
+        )
+
+    def skip_for_source(self, rule: str, query: Query, nik: str | None) -> None:
+        self.add(
+            rule,
+            Outcome.skipped,
+            f"Menunggu jawaban {SOURCE_WORDS[query]}" + (f" untuk {self.label(nik)}" if nik else ""),
+            member_nik=nik,
+        )
+
+    # -- the run ---------------------------------------------------------------------------------------------
+
+    def run(self) -> Verdict:
+        self.gather()
+        if self.plan.stopped:
+            return self.stopped()
+        if self.case.household is None or self.case.consent is None:
+            return self.missing_documents()
+        self.sources()
+        self.consents()
+        self.identity()
+        self.eligibility()
+        self.humans()
+        return self.verdict()
+
+    # -- 1. gather -------------------------------------------------------------------------------------------
+
+    def gather(self) -> None:
+        app = self.case.application
+        self.add(
+            "gather.application",
+            Outcome.passed,
+            "Pengajuan diterima",
+            [self.applied("components_claimed", len(self.application.components))],
+        )
+        for doc_type, doc, missing in (
+            ("household", self.case.household, "Data keluarga (KK dan anggota keluarga) belum diterima"),
+            ("consent", self.case.consent, "Persetujuan pemrosesan data pemohon belum diterima"),
+        ):
+            if doc is None:
+                ref = self.application.household_id if doc_type == "household" else self.application.consent_id
+                self.add(f"gather.{doc_type}", Outcome.unresolved, missing, [Datum(doc_type, ref, _device(app), None)])
+            else:
+                self.add(
+                    f"gather.{doc_type}",
+                    Outcome.passed,
+                    "Data keluarga diterima" if doc_type == "household" else "Persetujuan pemohon diterima",
+                    [Datum(doc_type, doc.id, _device(doc), doc.body.captured_at.date())],
+                )
+
+    def stopped(self) -> Verdict:
+        self.add(
+            "consent.applicant_withdrawn",
+            Outcome.info,
+            "Pemohon menarik seluruh persetujuan pemrosesan data; pemeriksaan dihentikan",
+            [
+                Datum("withdrawal", w.id, _device(w), w.body.captured_at.date())
+                for w in sorted(self.case.withdrawals, key=lambda w: (w.body.captured_at, w.id))
+                if w.body.subject_nik == self.applicant
+            ],
+            member_nik=self.applicant,
+        )
+        return Verdict(
+            status=Status.stopped,
+            rule_set_version=self.rules.version,
+            rules=tuple(self.results),
+            explanation=(
+                "Pemrosesan pengajuan ini dihentikan atas permintaan yang bersangkutan, yang menarik persetujuan "
+                "pemrosesan datanya. Data keluarga tidak lagi diperiksa ke sumber mana pun."
+            ),
+        )
+
+    def missing_documents(self) -> Verdict:
+        capture = tuple(
+            t for t, doc in (("household", self.case.household), ("consent", self.case.consent)) if doc is None
+        )
+        reasons = tuple(r.reason for r in self.results if r.outcome is Outcome.unresolved)
+        words = {"household": "data keluarga", "consent": "persetujuan pemohon"}
+        missing = _join([words[t] for t in capture])
+        return Verdict(
+            status=Status.waiting,
+            rule_set_version=self.rules.version,
+            rules=tuple(self.results),
+            explanation=(
+                f"Pengajuan sudah diterima, tetapi {missing} belum diterima server. "
+                "Pemeriksaan dilanjutkan otomatis setelah data tersebut terkirim dari perangkat pendamping."
+            ),
+            task=FieldTask(
+                reasons=(*reasons, "Mohon rekam atau kirim ulang dokumen yang belum diterima."),
+                capture=capture,
+            ),
+            retry=True,
+        )
+
+    # -- 3. sources ------------------------------------------------------------------------------------------
+
+    def _answers(self, query: Query) -> Mapping[str, Any]:
+        f = self.facts
+        return {
+            Query.identity: f.identity,
+            Query.life_status: f.life_status,
+            Query.dtsen_household: f.dtsen,
+            Query.employment: f.employment,
+            Query.bpjs: f.bpjs,
+            Query.assets: f.assets,
+        }[query]
+
+    def sources(self) -> None:
+        """A source the plan needed is unavailable when the pipeline says so, or when an answer it should have
+        fetched is missing: a decision never rests on an answer that was not given."""
+        needed = {q for q, _ in self.plan.queries}
+        missing = {q for q, key in self.plan.queries if key not in self._answers(q)}
+        self.unavailable = frozenset((self.facts.unavailable & needed) | missing)
+        seen_words: set[str] = set()
+        for query in Query:
+            if query not in self.unavailable or SOURCE_WORDS[query] in seen_words:
+                continue
+            seen_words.add(SOURCE_WORDS[query])
+            self.add(
+                f"source.{query.value}",
+                Outcome.skipped,
+                f"{SOURCE_WORDS[query]} belum dapat dihubungi; pemeriksaan akan dicoba lagi",
+            )
+
+    def answer(self, query: Query, key: str) -> Any | None:
+        """The answer to a planned, answered question; None when it was not asked or its source is down."""
+        if not self.planned(query, key) or query in self.unavailable:
+            return None
+        return self._answers(query).get(key)
+
+    # -- 4. consents -----------------------------------------------------------------------------------------
+
+    def consents(self) -> None:
+        for nik in self.people():
+            if nik in self.plan.withdrawn:
+                self.not_counted[nik] = "menarik persetujuan"
+                self.add(
+                    "consent.member_withdrawn",
+                    Outcome.info,
+                    f"{self.label(nik)} menarik persetujuan: datanya tidak diperiksa dan tidak dihitung sebagai "
+                    "komponen",
+                    member_nik=nik,
+                )
+        assert self.household is not None
+        kk = self.household.body.kk_number
+        refused = [
+            query
+            for query, key in ((Query.dtsen_household, kk), (Query.identity, self.applicant))
+            if self.refused(query, key)
+        ]
+        if refused:
+            self.consent_needed = True
+            self.add(
+                "consent.household",
+                Outcome.unresolved,
+                f"Persetujuan pemeriksaan {_join([SOURCE_WORDS[q] for q in refused])} tidak diberikan, sehingga "
+                "keluarga tidak dapat diverifikasi; mohon konfirmasi ulang persetujuan pemohon",
+                member_nik=self.applicant,
+            )
+
+    # -- 5. identity -----------------------------------------------------------------------------------------
+
+    def identity(self) -> None:
+        self.applicant_listed()
+        claimed = list(dict.fromkeys([self.applicant, *(c.member_nik for c in self.application.components)]))
+        for nik in claimed:
+            self.nik_checks(nik)
+        for nik in self.people():
+            if nik in self.plan.withdrawn:
+                continue
+            self.registry_match(nik)
+            self.life_status(nik)
+        self.duplicates()
+
+    def applicant_listed(self) -> None:
+        if self.applicant in self.members:
+            self.add(
+                "identity.applicant_member",
+                Outcome.passed,
+                f"Pemohon tercatat sebagai anggota keluarga ({self.label(self.applicant)})",
+                member_nik=self.applicant,
+            )
+        else:
+            self.add(
+                "identity.applicant_member",
+                Outcome.unresolved,
+                "Pemohon tidak tercatat sebagai anggota keluarga pada data keluarga",
+                [self.applied("applicant_nik", self.applicant)],
+                member_nik=self.applicant,
+            )
+
+    def nik_checks(self, nik: str) -> None:
+        label = self.label(nik)
+        hard = nik_rules.nik_errors(nik)
+        if hard:
+            self.add(
+                "identity.nik",
+                Outcome.unresolved,
+                f"NIK {label} tidak sah: {hard[0].message}",
+                [self.applied("nik_problems", [p.code for p in hard])],
+                member_nik=nik,
+            )
+            return
+        self.add("identity.nik", Outcome.passed, f"Susunan NIK {label} sah", member_nik=nik)
+        member = self.members.get(nik)
+        warnings = nik_rules.nik_warnings(
+            nik_rules.parse_nik(nik),
+            declared_sex=member.sex.value if member else None,
+            declared_birth_date=member.birth_date if member else None,
+        )
+        for problem in warnings:
+            data = [self.declared("birth_date", member.birth_date)] if member is not None else []
+            self.add(
+                "identity.nik_soft",
+                Outcome.info,
+                f"{label}: {_soft_message(problem.code, problem.message)}",
+                [*data, self.applied("warning", problem.code)],
+                member_nik=nik,
+            )
+
+    def registry_match(self, nik: str) -> None:
+        label = self.label(nik)
+        if self.refused(Query.identity, nik):
+            self.skip_for_consent("identity.registry", Query.identity, nik)
+            return
+        if Query.identity in self.unavailable:
+            self.skip_for_source("identity.registry", Query.identity, nik)
+            return
+        ans = self.answer(Query.identity, nik)
+        if ans is None:
+            return
+        data = [Datum("nik_found", ans.nik_found, ans.source, ans.as_of)]
+        if not ans.nik_found:
+            self.add(
+                "identity.registry",
+                Outcome.unresolved,
+                f"NIK {label} tidak ditemukan di data kependudukan",
+                data,
+                member_nik=nik,
+            )
+            return
+        for field in ("name", "birth_date", "kk_number"):
+            match = getattr(ans, field)
+            if match is not None:
+                data.append(Datum(field, match.value, ans.source, ans.as_of))
+        problems = []
+        if ans.name is Match.no_match:
+            problems.append(f"nama {label} tidak sesuai data kependudukan")
+        if ans.kk_number is Match.no_match:
+            problems.append(f"{label} tidak tercatat pada nomor KK ini di data kependudukan")
+        if problems:
+            self.add("identity.registry", Outcome.unresolved, "; ".join(problems), data, member_nik=nik)
+        else:
+            self.add(
+                "identity.registry", Outcome.passed, f"Identitas {label} sesuai data kependudukan", data, member_nik=nik
+            )
+        if ans.birth_date is Match.no_match:
+            self.add(
+                "identity.birth_date",
+                Outcome.info,
+                f"Tanggal lahir {label} berbeda dengan data kependudukan; NIK tidak berubah bila tanggal lahir "
+                "dikoreksi, jadi ini hanya dicatat",
+                [Datum("birth_date", Match.no_match.value, ans.source, ans.as_of)],
+                member_nik=nik,
+            )
+
+    def life_status(self, nik: str) -> None:
+        label = self.label(nik)
+        if self.refused(Query.life_status, nik):
+            return  # same source as identity: its skip is already recorded
+        if Query.life_status in self.unavailable:
+            self.skip_for_source("identity.life_status", Query.life_status, nik)
+            return
+        ans = self.answer(Query.life_status, nik)
+        if ans is None:
+            return
+        data = [Datum("life_status", ans.status.value, ans.source, ans.as_of)]
+        if ans.since is not None:
+            data.append(Datum("since", ans.since, ans.source, ans.as_of))
+        if ans.status is LifeStatus.alive:
+            self.add("identity.life_status", Outcome.passed, f"{label} tercatat masih hidup", data, member_nik=nik)
+        elif ans.status is LifeStatus.not_found:
+            self.add(
+                "identity.life_status",
+                Outcome.unresolved,
+                f"Status {label} tidak ditemukan di data kependudukan",
+                data,
+                member_nik=nik,
+            )
+        else:
+            what = "meninggal dunia" if ans.status is LifeStatus.deceased else "pindah keluar daerah"
+            self.not_counted.setdefault(nik, f"tercatat {what}")
+            self.add(
+                "identity.life_status",
+                Outcome.info,
+                f"{label} tercatat {what} di data kependudukan; tidak dihitung sebagai komponen",
+                data,
+                member_nik=nik,
+            )
+            if nik == self.applicant and ans.status is LifeStatus.deceased:
+                self.add(
+                    "identity.applicant_deceased",
+                    Outcome.review,
+                    "Pemohon tercatat meninggal dunia; supervisor memutuskan kelanjutan pengajuan",
+                    data,
+                    member_nik=nik,
+                )
+
+    def duplicates(self) -> None:
+        assert self.household is not None
+        own_household = self.household.id
+        for other in sorted(self.case.elsewhere, key=lambda o: (o.nik, o.household_id, o.application_id or "", o.desa)):
+            label = self.label(other.nik)
+            if other.household_id == own_household and other.application_id:
+                where = "pengajuan lain untuk keluarga yang sama"
+            elif other.application_id:
+                where = "pengajuan keluarga lain"
+            else:
+                where = "data keluarga lain"
+            data = [
+                Datum("household_id", other.household_id, PROJECTION, None),
+                Datum("desa", other.desa, PROJECTION, None),
+            ]
+            if other.application_id:
+                data.append(Datum("application_id", other.application_id, PROJECTION, None))
+            self.add(
+                "identity.duplicate",
+                Outcome.review,
+                f"NIK {label} juga tercatat di {where} di kabupaten ini; supervisor memeriksa data ganda",
+                data,
+                member_nik=other.nik,
+            )
+
+    # -- 6. eligibility --------------------------------------------------------------------------------------
+
+    def eligibility(self) -> None:
+        self.dtsen_household()
+        self.components()
+        self.exclusions()
+        self.assets()
+        self.bpjs()
+
+    def dtsen_household(self) -> None:
+        assert self.household is not None
+        kk = self.household.body.kk_number
+        if self.refused(Query.dtsen_household, kk):
+            self.add(
+                "eligibility.dtsen",
+                Outcome.skipped,
+                "Tidak diperiksa ke DTSEN: persetujuan untuk sumber ini tidak diberikan atau sudah ditarik",
+            )
+            return
+        if Query.dtsen_household in self.unavailable:
+            self.skip_for_source("eligibility.dtsen", Query.dtsen_household, None)
+            return
+        if not self.planned(Query.dtsen_household, kk):
+            # Every plan for a case with a household either looks the household up or says why not: a plan
+            # without either was made for another case, and deciding on it could pass a family DTSEN never saw.
+            raise ValueError("the query plan does not belong to this case: no DTSEN look-up of its KK number")
+        ans = self.facts.dtsen[kk]
+        if not ans.households:
+            self.add(
+                "eligibility.dtsen",
+                Outcome.unresolved,
+                "Keluarga belum terdaftar di DTSEN; perlu survei lapangan untuk pendataan",
+                [Datum("dtsen_found", False, ans.source, ans.as_of), self.declared("kk_number", kk)],
+            )
+            return
+        ranked = sorted(ans.households, key=lambda h: (h.ranking_date, h.dtsen_id))
+        self.dtsen = ranked[-1]
+        self.dtsen_source = (ans.source, ans.as_of)
+        found = [
+            Datum("dtsen_id", self.dtsen.dtsen_id, ans.source, ans.as_of),
+            Datum("ranking_date", self.dtsen.ranking_date, ans.source, ans.as_of),
+        ]
+        if len(ranked) > 1:
+            self.add(
+                "eligibility.dtsen",
+                Outcome.unresolved,
+                f"Nomor KK keluarga tercatat pada {len(ranked)} keluarga di DTSEN; perlu dipastikan di lapangan",
+                [Datum("dtsen_households", len(ranked), ans.source, ans.as_of), *found],
+            )
+        else:
+            self.add("eligibility.dtsen", Outcome.passed, "Keluarga terdaftar di DTSEN", found)
+        desil, limit = self.dtsen.desil, self.rules.max_desil
+        data = [Datum("desil", desil, ans.source, ans.as_of), Datum("max_desil", limit, self.rule_source, None)]
+        if desil > limit:
+            self.add(
+                "eligibility.desil",
+                Outcome.failed,
+                f"Keluarga berada pada desil {desil} DTSEN, di atas batas desil {limit} untuk PKH",
+                data,
+            )
+        else:
+            self.desil_ok = True
+            self.add(
+                "eligibility.desil",
+                Outcome.passed,
+                f"Keluarga berada pada desil {desil} DTSEN (batas PKH: desil {limit})",
+                data,
+            )
+
+    def dtsen_member(self, nik: str) -> DtsenMember | None:
+        if self.dtsen is None or nik in self.plan.dtsen_withheld:
+            return None
+        return next((m for m in self.dtsen.members if m.nik == nik), None)
+
+    def dtsen_datum(self, name: str, value: Any) -> Datum:
+        assert self.dtsen_source is not None
+        return Datum(name, value, *self.dtsen_source)
+
+    def components(self) -> None:
+        passed: list[_Claim] = []
+        unresolved = False
+        for index, claim in enumerate(self.application.components):
+            component, nik = claim.component, claim.member_nik
+            what = f"{COMPONENT_WORDS[component]} untuk {self.label(nik)}"
+            member = self.members.get(nik)
+            base = [self.applied("component", component.value)]
+            if member is None:
+                self.add(
+                    "eligibility.component",
+                    Outcome.failed,
+                    f"Komponen {what}: orang ini tidak tercatat di data keluarga",
+                    base,
+                    member_nik=nik,
+                )
+                continue
+            if nik in self.not_counted:
+                outcome = Outcome.skipped if nik in self.plan.withdrawn else Outcome.failed
+                self.add(
+                    "eligibility.component",
+                    outcome,
+                    f"Komponen {what} tidak dihitung: {self.label(nik)} {self.not_counted[nik]}",
+                    base,
+                    member_nik=nik,
+                )
+                continue
+            problem, data = self.declared_component(component, member)
+            if problem is not None:
+                self.add(
+                    "eligibility.component",
+                    Outcome.failed,
+                    f"Komponen {what} tidak terpenuhi: {problem}",
+                    [*base, *data],
+                    member_nik=nik,
+                )
+                continue
+            if self.refused(Query.identity, nik) and not self.refused(Query.identity, self.applicant):
+                unresolved = True
+                self.consent_needed = True
+                self.add(
+                    "eligibility.component",
+                    Outcome.unresolved,
+                    f"Komponen {what}: identitasnya belum dapat diperiksa karena persetujuan data kependudukan "
+                    "tidak diberikan; mohon konfirmasi ulang persetujuan",
+                    [*base, *data],
+                    member_nik=nik,
+                )
+                continue
+            contradiction, dtsen_data = self.dtsen_component(component, nik)
+            if contradiction is not None:
+                unresolved = True
+                self.add(
+                    "eligibility.component",
+                    Outcome.unresolved,
+                    f"Komponen {what}: {contradiction}; perlu dipastikan di lapangan",
+                    [*base, *data, *dtsen_data],
+                    member_nik=nik,
+                )
+                continue
+            amount = self.rules.amount(component)
+            self.add(
+                "eligibility.component",
+                Outcome.passed,
+                f"Komponen {what} terpenuhi",
+                [*base, *data, *dtsen_data, Datum("yearly_amount", amount, self.rule_source, None)],
+                member_nik=nik,
+            )
+            passed.append(_Claim(index, component, nik, amount))
+
+        counted = self.count(passed)
+        self.counted = [ComponentBenefit(c.component.value, c.nik, c.amount, c.index in counted) for c in passed]
+        total = sum(c.amount for c in passed if c.index in counted)
+        if counted:
+            self.add(
+                "eligibility.components",
+                Outcome.passed,
+                f"{len(counted)} komponen dihitung; perkiraan bantuan {rupiah(total)} setahun",
+                [
+                    Datum("components_counted", len(counted), self.rule_source, None),
+                    Datum("max_components", self.rules.max_components, self.rule_source, None),
+                    Datum("yearly_benefit", total, self.rule_source, None),
+                ],
+            )
+        elif unresolved:
+            self.add(
+                "eligibility.components",
+                Outcome.info,
+                "Belum ada komponen yang dapat dipastikan sebelum kunjungan lapangan",
+            )
+        else:
+            self.add(
+                "eligibility.components",
+                Outcome.failed,
+                "Tidak ada anggota keluarga yang memenuhi komponen PKH",
+                [Datum("components_claimed", len(self.application.components), _device(self.case.application), None)],
+            )
+
+    def count(self, passed: list[_Claim]) -> set[int]:
+        """Which qualifying claims are counted: one component per person (when the rule set says so), each
+        component up to its cap, then the highest-valued up to the maximum; ties keep the application's order."""
+        by_value = sorted(passed, key=lambda c: (-c.amount, c.index))
+        kept: list[_Claim] = []
+        people: set[str] = set()
+        per_component: dict[Component, int] = {}
+        for claim in by_value:
+            cap = self.rules.components[claim.component].max_count
+            label = f"{COMPONENT_WORDS[claim.component]} untuk {self.label(claim.nik)}"
+            reason: str | None = None
+            if self.rules.one_component_per_member and claim.nik in people:
+                reason = "satu orang hanya dihitung untuk satu komponen"
+            elif cap is not None and per_component.get(claim.component, 0) >= cap:
+                reason = f"komponen {COMPONENT_WORDS[claim.component]} dihitung paling banyak {cap} kali"
+            elif len(kept) >= self.rules.max_components:
+                reason = f"paling banyak {self.rules.max_components} komponen dihitung, yang nilainya tertinggi"
+            if reason is not None:
+                self.add(
+                    "eligibility.component_limit",
+                    Outcome.info,
+                    f"Komponen {label} tidak dihitung: {reason}",
+                    [Datum("component", claim.component.value, self.rule_source, None)],
+                    member_nik=claim.nik,
+                )
+                continue
+            kept.append(claim)
+            people.add(claim.nik)
+            per_component[claim.component] = per_component.get(claim.component, 0) + 1
+        return {c.index for c in kept}
+
+    def declared_component(self, component: Component, member: Member) -> tuple[str | None, list[Datum]]:
+        """Does ``member`` qualify for ``component`` on the household's declared data? (problem or None, data)"""
+        age = self.age(member)
+        age_datum = self.declared("age", age)
+        if component is Component.PREGNANT_POSTPARTUM:
+            data = [self.declared("maternal_status", member.maternal_status.value)]
+            if member.sex is not Sex.FEMALE or member.maternal_status is MaternalStatus.NONE:
+                return "tidak tercatat sedang hamil atau nifas", data
+            return None, data
+        if component is Component.EARLY_CHILDHOOD:
+            limit = self.rules.early_childhood_max_age
+            if age > limit:
+                return f"berusia {age} tahun, di atas {limit} tahun", [age_datum]
+            return None, [age_datum]
+        if component in _SCHOOL_LEVELS:
+            level = _SCHOOL_LEVELS[component]
+            data = [
+                age_datum,
+                self.declared("school_level", member.school_level.value),
+                self.declared("school_status", member.school_status.value),
+            ]
+            span = self.rules.school_age
+            if age not in span:
+                return f"berusia {age} tahun, di luar usia sekolah {span.min}–{span.max} tahun", data
+            if member.school_level is not level or member.school_status is not SchoolStatus.ENROLLED:
+                return f"tidak tercatat sedang bersekolah di jenjang {level.value.upper()}", data
+            return None, data
+        if component is Component.SEVERE_DISABILITY:
+            data = [self.declared("disability", member.disability.value)]
+            if member.disability is not Disability.SEVERE:
+                return "tidak tercatat sebagai penyandang disabilitas berat", data
+            return None, data
+        # Component.ELDERLY
+        limit = self.rules.elderly_age
+        if age < limit:
+            return f"berusia {age} tahun, belum {limit} tahun", [age_datum]
+        return None, [age_datum]
+
+    def dtsen_component(self, component: Component, nik: str) -> tuple[str | None, list[Datum]]:
+        """Does DTSEN contradict a claim that qualifies on the declared data? Only when DTSEN has the member."""
+        dm = self.dtsen_member(nik)
+        if dm is None:
+            return None, []
+        if component in _SCHOOL_LEVELS:
+            level = _SCHOOL_LEVELS[component].value
+            data = [
+                self.dtsen_datum("school_level", dm.school_level),
+                self.dtsen_datum("years_of_schooling", dm.years_of_schooling),
+            ]
+            if dm.school_level != level:
+                now = f"di jenjang {dm.school_level.upper()}" if dm.school_level else "tidak sedang bersekolah"
+                return f"menurut DTSEN {now}", data
+            if dm.years_of_schooling >= self.rules.completed_schooling_years:
+                return (
+                    f"menurut DTSEN sudah menempuh {dm.years_of_schooling} tahun sekolah "
+                    f"(batas {self.rules.completed_schooling_years} tahun)",
+                    data,
+                )
+            return None, data
+        member = self.members[nik]
+        if component is Component.PREGNANT_POSTPARTUM and member.maternal_status is MaternalStatus.PREGNANT:
+            data = [self.dtsen_datum("pregnant", dm.pregnant)]
+            return (None if dm.pregnant else "menurut DTSEN tidak sedang hamil"), data
+        if component is Component.SEVERE_DISABILITY:
+            data = [self.dtsen_datum("disability", dm.disability)]
+            return (None if dm.disability == "berat" else "menurut DTSEN bukan penyandang disabilitas berat"), data
+        return None, []
+
+    def adults(self) -> list[str]:
+        return [
+            nik for nik, m in self.members.items() if is_adult(m, self.reference) and nik not in self.plan.withdrawn
+        ]
+
+    def exclusions(self) -> None:
+        for nik in self.adults():
+            label = self.label(nik)
+            if self.refused(Query.employment, nik):
+                self.skip_for_consent("eligibility.exclusion", Query.employment, nik)
+                continue
+            if Query.employment in self.unavailable:
+                self.skip_for_source("eligibility.exclusion", Query.employment, nik)
+                continue
+            ans = self.answer(Query.employment, nik)
+            if ans is None:
+                continue
+            records = sorted(ans.records, key=lambda r: (r.kind.value, r.since, r.source))
+            excluding = [r for r in records if self.rules.excludes(r.kind, active=r.active, retired=r.retired)]
+            for r in excluding:
+                kind = EMPLOYMENT_WORDS[r.kind]
+                status = f"{kind} yang masih aktif" if r.active else f"pensiunan {kind}"
+                self.add(
+                    "eligibility.exclusion",
+                    Outcome.failed,
+                    f"{label} tercatat sebagai {status}; keluarga dengan anggota seperti ini tidak termasuk "
+                    "sasaran PKH",
+                    [
+                        Datum("employment_kind", r.kind.value, r.source, r.as_of),
+                        Datum("active", r.active, r.source, r.as_of),
+                        Datum("retired", r.retired, r.source, r.as_of),
+                        Datum("since", r.since, r.source, r.as_of),
+                    ],
+                    member_nik=nik,
+                )
+            if not excluding:
+                self.add(
+                    "eligibility.exclusion",
+                    Outcome.passed,
+                    f"Tidak ada catatan pekerjaan {label} yang mengecualikan keluarga dari PKH",
+                    [
+                        Datum("employment_records", len(records), ans.source, ans.as_of),
+                        *(Datum("employment_kind", r.kind.value, r.source, r.as_of) for r in records),
+                    ],
+                    member_nik=nik,
+                )
+
+    def assets(self) -> None:
+        for nik in self.people():
+            if not (self.planned(Query.assets, nik) or self.refused(Query.assets, nik)):
+                continue
+            if self.refused(Query.assets, nik):
+                self.skip_for_consent("eligibility.assets", Query.assets, nik)
+                continue
+            if Query.assets in self.unavailable:
+                self.skip_for_source("eligibility.assets", Query.assets, nik)
+                continue
+            ans = self.answer(Query.assets, nik)
+            if ans is not None:
+                self.asset_check(nik, ans)
+
+    def asset_check(self, nik: str, ans: AssetsAnswer) -> None:
+        label = self.label(nik)
+        limits = self.rules.asset_contradictions
+        cars = sorted((v for v in ans.vehicles if v.kind == "mobil"), key=lambda v: (v.year, v.source))
+        power = sorted(
+            (e for e in ans.electricity if not e.subsidised and e.va >= limits.min_non_subsidised_va),
+            key=lambda e: (e.va, e.source),
+        )
+        farm = sorted((p for p in ans.land if p.kind in limits.farm_land_kinds), key=lambda p: (p.area_m2, p.source))
+        farm_m2 = sum(p.area_m2 for p in farm)
+        found: list[str] = []
+        data: list[Datum] = []
+        if len(cars) >= limits.min_cars:
+            found.append(f"{len(cars)} mobil")
+            data += [Datum("car_year", v.year, v.source, v.as_of) for v in cars]
+        if power:
+            found.append(f"listrik {power[-1].va} VA nonsubsidi")
+            data += [Datum("electricity_va", e.va, e.source, e.as_of) for e in power]
+        if farm_m2 >= limits.min_farm_land_m2:
+            found.append(f"lahan pertanian {farm_m2:,} m²".replace(",", "."))
+            data += [Datum("farm_land_m2", p.area_m2, p.source, p.as_of) for p in farm]
+        if not self.desil_ok:
+            self.add(
+                "eligibility.assets",
+                Outcome.info,
+                f"Data aset {label} tidak dibandingkan dengan desil: desil keluarga belum memenuhi atau belum "
+                "diketahui",
+                data or [Datum("assets_found", False, ans.source, ans.as_of)],
+                member_nik=nik,
+            )
+        elif found:
+            self.add(
+                "eligibility.assets",
+                Outcome.unresolved,
+                f"Menurut data aset, {label} memiliki {_join(found)}, tidak sejalan dengan desil keluarga; "
+                "perlu dipastikan di lapangan",
+                data,
+                member_nik=nik,
+            )
+        else:
+            self.add(
+                "eligibility.assets",
+                Outcome.passed,
+                f"Data aset {label} sejalan dengan desil keluarga",
+                [Datum("assets_found", False, ans.source, ans.as_of)],
+                member_nik=nik,
+            )
+
+    def bpjs(self) -> None:
+        for nik in self.people():
+            if self.refused(Query.bpjs, nik):
+                self.skip_for_consent("info.bpjs", Query.bpjs, nik)
+                continue
+            if not self.planned(Query.bpjs, nik):
+                continue
+            if Query.bpjs in self.unavailable:
+                self.skip_for_source("info.bpjs", Query.bpjs, nik)
+                continue
+            ans = self.answer(Query.bpjs, nik)
+            if ans is None:
+                continue
+            segment = _BPJS_SEGMENTS.get(ans.kesehatan_segment or "", ans.kesehatan_segment or "")
+            kesehatan = f"peserta segmen {segment}" if ans.kesehatan_segment else "bukan peserta"
+            tk = "peserta aktif" if ans.ketenagakerjaan_active else "bukan peserta aktif"
+            self.add(
+                "info.bpjs",
+                Outcome.info,
+                f"BPJS {self.label(nik)}: BPJS Kesehatan {kesehatan}; BPJS Ketenagakerjaan {tk}",
+                [
+                    Datum("kesehatan_segment", ans.kesehatan_segment, ans.source, ans.as_of),
+                    Datum("ketenagakerjaan_active", ans.ketenagakerjaan_active, ans.source, ans.as_of),
+                ],
+                member_nik=nik,
+            )
+
+    # -- 7. humans -------------------------------------------------------------------------------------------
+
+    def humans(self) -> None:
+        for objection in sorted(self.case.objections, key=lambda d: (d.body.captured_at, d.id)):
+            self.add(
+                "review.objection",
+                Outcome.review,
+                "Keluarga mengajukan keberatan atas keputusan; supervisor akan memutuskan",
+                [
+                    Datum(
+                        "grounds",
+                        sorted(g.value for g in objection.body.grounds),
+                        _device(objection),
+                        objection.body.captured_at.date(),
+                    ),
+                ],
+                member_nik=objection.body.objector_nik,
+            )
+        evidence_for: dict[str, int] = {}
+        for ev in self.case.evidence:
+            if ev.body.field_visit_id is not None:
+                evidence_for[ev.body.field_visit_id] = evidence_for.get(ev.body.field_visit_id, 0) + len(ev.body.photos)
+        for visit in sorted(self.case.field_visits, key=lambda d: (d.body.visited_at, d.id)):
+            when = visit.body.captured_at.date()
+            self.add(
+                "review.field_visit",
+                Outcome.review,
+                "Hasil kunjungan lapangan sudah diterima; bukti menunggu persetujuan supervisor",
+                [
+                    Datum("recommendation", visit.body.recommendation.value, _device(visit), when),
+                    Datum("address_found", visit.body.address_found, _device(visit), when),
+                    Datum("visited_on", visit.body.visited_at.date(), _device(visit), when),
+                    Datum("photos", evidence_for.get(visit.id, 0), _device(visit), when),
+                ],
+            )
+        loose = sorted((ev for ev in self.case.evidence if ev.body.field_visit_id is None), key=lambda d: d.id)
+        if loose:
+            self.add(
+                "review.evidence",
+                Outcome.info,
+                "Bukti foto untuk pengajuan ini sudah diterima",
+                [Datum("photos", len(ev.body.photos), _device(ev), ev.body.captured_at.date()) for ev in loose],
+            )
+
+    # -- the verdict -----------------------------------------------------------------------------------------
+
+    def status(self) -> Status:
+        outcomes = {r.outcome for r in self.results}
+        if self.unavailable:
+            return Status.waiting
+        if Outcome.review in outcomes:
+            return Status.needs_review
+        if Outcome.unresolved in outcomes:
+            return Status.needs_field_verification
+        if any(r.outcome is Outcome.failed and r.rule not in _CLAIM_RULES for r in self.results):
+            return Status.not_eligible
+        return Status.eligible
+
+    def verdict(self) -> Verdict:
+        status = self.status()
+        task = None
+        if status is Status.needs_field_verification:
+            reasons = tuple(dict.fromkeys(r.reason for r in self.results if r.outcome is Outcome.unresolved))
+            capture = {"field_visit", "evidence", *(["consent"] if self.consent_needed else [])}
+            task = FieldTask(reasons=reasons, capture=tuple(t for t in _CAPTURE_ORDER if t in capture))
+        # Indicative benefits only where they can still be paid out of this case: not for a refusal, nor for a
+        # case still waiting (its DTSEN comparisons may not have run).
+        components = tuple(self.counted) if status in _WITH_COMPONENTS else ()
+        return Verdict(
+            status=status,
+            rule_set_version=self.rules.version,
+            rules=tuple(self.results),
+            explanation=self.explain(status),
+            components=components,
+            task=task,
+            retry=status is Status.waiting,
+        )
+
+    def first(self, outcome: Outcome, keep: Callable[[RuleResult], bool] = lambda r: True) -> list[str]:
+        return [r.reason.rstrip(".") for r in self.results if r.outcome is outcome and keep(r)]
+
+    def explain(self, status: Status) -> str:
+        if status is Status.waiting:
+            names = list(dict.fromkeys(SOURCE_WORDS[q] for q in Query if q in self.unavailable))
+            return (
+                f"Pemeriksaan sedang menunggu {_join(names)}, yang belum dapat dihubungi. "
+                "Pemeriksaan akan dilanjutkan otomatis; keluarga tidak perlu mengajukan ulang."
+            )
+        if status is Status.needs_review:
+            reasons = self.first(Outcome.review)
+            return (
+                f"Pengajuan ini akan diputuskan oleh supervisor. {_sentence(reasons[0])} "
+                "Pendamping akan menyampaikan hasilnya."
+            )
+        if status is Status.needs_field_verification:
+            reasons = self.first(Outcome.unresolved)
+            more = f" Ada {len(reasons) - 1} hal lain yang juga perlu dipastikan." if len(reasons) > 1 else ""
+            return (
+                f"Data keluarga perlu dipastikan melalui kunjungan lapangan. {_sentence(reasons[0])}{more} "
+                "Ini belum merupakan penolakan."
+            )
+        if status is Status.not_eligible:
+            reasons = self.first(Outcome.failed, lambda r: r.rule not in _CLAIM_RULES)
+            return (
+                f"Keluarga belum memenuhi syarat PKH menurut data yang diperiksa. {_sentence(reasons[0])} "
+                "Bila keluarga merasa keputusan ini keliru, keluarga dapat mengajukan keberatan melalui pendamping."
+            )
+        counted = [c for c in self.counted if c.counted]
+        words = [f"{COMPONENT_WORDS[_COMPONENT_BY_VALUE[c.component]]} ({self.label(c.member_nik)})" for c in counted]
+        total = sum(c.yearly_amount for c in counted)
+        return (
+            "Keluarga memenuhi syarat PKH menurut data yang diperiksa. "
+            f"Komponen yang dihitung: {_join(words)}. "
+            f"Perkiraan bantuan {rupiah(total)} setahun; ini hanya informasi, bukan janji pembayaran."
+        )
+
+
+def _soft_message(code: str, message: str) -> str:
+    """Soft-check messages without the decoded birth date (personal data that need not travel in a result)."""
+    if code == "nik.birth_date_mismatch":
+        return "tanggal lahir menurut NIK berbeda dengan tanggal lahir yang diisi (hanya dicatat)"
+    if code == "nik.sex_mismatch":
+        return "jenis kelamin menurut NIK berbeda dengan yang diisi (hanya dicatat)"
+    return message[:1].lower() + message[1:]
+
+
+def evaluate(case: CaseFile, plan: QueryPlan, facts: RegistryFacts, rules: RuleSet) -> Verdict:
+    """The verdict on ``case`` given what the consents allowed (``plan``) and what the sources answered (``facts``).
+
+    Deterministic: the same case file, plan, facts and rule set give the same verdict, byte for byte once
+    serialised with :meth:`~sync.verification.verdict.Verdict.to_result`.
+    """
+    return _Evaluation(case, plan, facts, rules).run()
