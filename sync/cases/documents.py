@@ -8,7 +8,10 @@ Where the pieces are found:
 - withdrawals through the ledger by subject NIK in **every** database: a withdrawal stops all processing of that
   person (UU 27/2022), wherever else they are named;
 - field visits answering ``task:<application id>``, evidence attached to them or to the application, and objections
-  to the application, through ``doc_links``.
+  to the application, through ``doc_links``;
+- supervisors' reviews by their deterministic ids: ``review:<application id>`` and ``review:<evidence id>``
+  (written by the server, see :mod:`server.review`);
+- restrictions of processing of the family's people, from the relational store (:mod:`sync.restrictions`).
 
 The projection is the index, CouchDB holds the bodies: a document is found once its own change has been handled
 (which records its links), and handling it re-evaluates the cases it touches, so the order in which documents sync
@@ -46,8 +49,9 @@ from agent_forms.models import (
 )
 from replication.couch import CouchClient
 from sync.cases.store import LedgerStore, LinkStore, PeopleStore
+from sync.restrictions import Restrictions
 from sync.uow import UnitOfWork
-from sync.verification.case import CaseFile, Doc, OtherClaim
+from sync.verification.case import CaseFile, Doc, OtherClaim, Review, ReviewSubject
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +83,37 @@ def task_id(application_id: str) -> str:
 
 def result_id(application_id: str) -> str:
     return f"result:{application_id}"
+
+
+def review_id(target_id: str) -> str:
+    """The supervisor's review of an evidence document or of a case (its application)."""
+    return f"review:{target_id}"
+
+
+def parse_review(body: Mapping[str, Any] | None, application_id: str) -> Review | None:
+    """A ``review:`` document the server wrote; None (and a warning) when it is not one of this case's."""
+    if body is None:
+        return None
+    try:
+        subject = ReviewSubject(body["subject"])
+        review = Review(
+            subject=subject,
+            decision=str(body["decision"]),
+            reason=str(body["reason"]),
+            reviewer=str(body["reviewer"]),
+            reviewed_at=dt.datetime.fromisoformat(str(body["reviewed_at"])),
+            application_id=str(body["application_id"]),
+            evidence_id=str(body["evidence_id"]) if body.get("evidence_id") else None,
+            field_visit_id=str(body["field_visit_id"]) if body.get("field_visit_id") else None,
+        )
+    except (KeyError, ValueError, TypeError):
+        log.warning("review document %s is not readable; ignored", body.get("_id"))
+        return None
+    allowed = {"evidence": ("approved", "rejected"), "case": ("eligible", "not_eligible")}[subject.value]
+    if review.application_id != application_id or review.decision not in allowed or review.reviewed_at.tzinfo is None:
+        log.warning("review document %s does not fit its case; ignored", body.get("_id"))
+        return None
+    return review
 
 
 def parse(doc_id: str, body: Mapping[str, Any] | None) -> Submission | None:
@@ -232,6 +267,7 @@ async def gather_case(
         withdrawal_rows += await ledger.of_documents(db, [link.doc_id for link in naming_consent])
         visit_ids = {link.doc_id for link in await links.incoming(db, [task_id(application_id)], "task")}
         claims = await PeopleStore(session).elsewhere(people, own_applications, own_households)
+        restricted = await Restrictions(session).restricted(people)
 
     member_ids = {row.doc_id for row in consent_rows} - consent_family
     member_consents = current_versions(await reader.read(await reader.versions(member_ids), Consent))
@@ -258,6 +294,12 @@ async def gather_case(
         }
     evidence = current_versions(await reader.read(await reader.versions(evidence_ids), Evidence))
     objections = current_versions(await reader.read(await reader.versions(objection_ids), Objection))
+    review_ids = [review_id(application_id), *(review_id(doc.id) for doc in evidence)]
+    reviews = [
+        Doc(doc_id, review)
+        for doc_id, body in sorted((await fetch_documents(couch, db, review_ids)).items())
+        if (review := parse_review(body, application_id)) is not None
+    ]
 
     case = CaseFile(
         application=Doc(application_id, application),
@@ -273,6 +315,8 @@ async def gather_case(
             for row in claims
         ),
         waiting_since=waiting_since,
+        restricted=restricted,
+        reviews=tuple(reviews),
     )
     return Gathered(
         case=case,

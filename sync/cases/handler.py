@@ -44,7 +44,7 @@ from sync.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-MATCHED_PREFIXES: tuple[str, ...] = tuple(f"{kind}:" for kind in CASE_DOCUMENT_TYPES)
+MATCHED_PREFIXES: tuple[str, ...] = (*(f"{kind}:" for kind in CASE_DOCUMENT_TYPES), "review:")
 _TASK_OF_APPLICATION = "task:application:"
 
 CaseKey = tuple[str, str]  # (database, application id)
@@ -212,6 +212,13 @@ class VerificationHandler:
 
     async def handle(self, change: Change) -> None:
         body = await self._couch.get_doc(change.db, change.id)
+        if change.id.startswith("review:"):
+            # A supervisor's review (written by the server) names its case; re-evaluate it. Reviews are never
+            # deleted, so a tombstone has nothing to re-evaluate.
+            application_id = body.get("application_id") if body else None
+            if isinstance(application_id, str) and application_id.startswith("application:"):
+                await self._processor.process(change.db, application_id)
+            return
         submission = parse(change.id, body)
         if body is not None and submission is None:
             if doc_type(change.id) == "application":

@@ -41,6 +41,25 @@ class OtherClaim:
     desa: str  # dotted code
 
 
+class ReviewSubject(StrEnum):
+    evidence = "evidence"  # review:<evidence id>: approved | rejected
+    case = "case"  # review:<application id>: eligible | not_eligible
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """A supervisor's review, written by the server (``review:<evidence id>`` or ``review:<application id>``)."""
+
+    subject: ReviewSubject
+    decision: str  # evidence: approved | rejected; case: eligible | not_eligible
+    reason: str
+    reviewer: str
+    reviewed_at: dt.datetime
+    application_id: str
+    evidence_id: str | None = None
+    field_visit_id: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class CaseFile:
     """One application and everything of the desa database that bears on it, current versions only (a document
@@ -64,6 +83,10 @@ class CaseFile:
     #: Members' NIKs found elsewhere in the kabupaten (another household or another application).
     elsewhere: tuple[OtherClaim, ...] = ()
     waiting_since: dt.datetime | None = None
+    #: NIKs whose processing is restricted at the person's request (UU 27/2022): treated as a full withdrawal.
+    restricted: frozenset[str] = frozenset()
+    #: Supervisors' reviews of this case's evidence and of the case itself (``review:`` documents).
+    reviews: tuple[Doc[Review], ...] = ()
 
     @property
     def reference_date(self) -> dt.date:

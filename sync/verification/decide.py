@@ -14,10 +14,11 @@ The steps (DESIGN.md "Checks"), each adding :class:`~sync.verification.verdict.R
    the population registry for the household, the case cannot be verified: a field visit re-confirms consent.
 5. **Identity**: NIK hard and soft checks, the population registry's per-field match, life status, duplicates.
 6. **Eligibility**: DTSEN membership and desil, components (declared data, then DTSEN), exclusions, assets, BPJS.
-7. **Humans**: objections and field visits go to a supervisor.
+7. **Humans**: objections and field visits go to a supervisor; the supervisor's reviews of field evidence and
+   decisions on the case (``review:`` documents) settle them.
 
-Outcomes become a status by precedence: stopped > waiting > needs_review > needs_field_verification > not_eligible >
-eligible. A component claim that fails only removes that claim (``eligibility.component``); the other failures
+Outcomes become a status by precedence: stopped > a supervisor's decision > waiting > needs_review >
+needs_field_verification > not_eligible > eligible. A component claim that fails only removes that claim (``eligibility.component``); the other failures
 decide the case. Missing or contradictory data is never a refusal: it is ``unresolved``, and a field visit settles
 it.
 
@@ -50,7 +51,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent_forms import nik as nik_rules
-from agent_forms.models import Component, Household, Member, Sex
+from agent_forms.models import Component, Evidence, FieldVisit, Household, Member, Sex
+from agent_forms.models.field_visit import Recommendation
 from agent_forms.models.household import Disability, MaternalStatus, SchoolLevel, SchoolStatus
 from registries.models import (
     AssetsAnswer,
@@ -60,7 +62,7 @@ from registries.models import (
     LifeStatus,
     Match,
 )
-from sync.verification.case import CaseFile, Doc, Query, QueryPlan, RegistryFacts
+from sync.verification.case import CaseFile, Doc, Query, QueryPlan, RegistryFacts, Review, ReviewSubject
 from sync.verification.people import APPLICANT_OUTSIDE, UNLISTED, age_on, is_adult, member_labels
 from sync.verification.ruleset import RuleSet
 from sync.verification.verdict import (
@@ -180,6 +182,10 @@ class _Evaluation:
         self.not_counted: dict[str, str] = {}
         #: A consent must be re-confirmed on a visit (capture "consent").
         self.consent_needed = False
+        #: The supervisor's decision on the case, when it stands (no objection or visit recorded after it).
+        self.supervisor: Doc[Review] | None = None
+        #: An approved field visit recommending "eligible" settled what the data left unresolved.
+        self.field_settled = False
         self.unavailable: frozenset[Query] = frozenset()
         self.dtsen: DtsenHousehold | None = None
         self.dtsen_source: tuple[str, dt.date] | None = None
@@ -291,6 +297,22 @@ class _Evaluation:
                 )
 
     def stopped(self) -> Verdict:
+        if self.applicant in self.case.restricted:
+            self.add(
+                "consent.applicant_restricted",
+                Outcome.info,
+                "Pemrosesan data pemohon dibatasi atas permintaannya (UU 27/2022); pemeriksaan dihentikan",
+                member_nik=self.applicant,
+            )
+            return Verdict(
+                status=Status.stopped,
+                rule_set_version=self.rules.version,
+                rules=tuple(self.results),
+                explanation=(
+                    "Pemrosesan pengajuan ini dihentikan sementara atas permintaan yang bersangkutan untuk membatasi "
+                    "pemrosesan datanya. Pemeriksaan dilanjutkan bila pembatasan dicabut."
+                ),
+            )
         self.add(
             "consent.applicant_withdrawn",
             Outcome.info,
@@ -375,12 +397,14 @@ class _Evaluation:
     def consents(self) -> None:
         for nik in self.people():
             if nik in self.plan.withdrawn:
-                self.not_counted[nik] = "menarik persetujuan"
+                restricted = nik in self.case.restricted
+                self.not_counted[nik] = "pemrosesan dibatasi" if restricted else "menarik persetujuan"
                 self.add(
-                    "consent.member_withdrawn",
+                    "consent.member_restricted" if restricted else "consent.member_withdrawn",
                     Outcome.info,
-                    f"{self.label(nik)} menarik persetujuan: datanya tidak diperiksa dan tidak dihitung sebagai "
-                    "komponen",
+                    f"{self.label(nik)} "
+                    + ("meminta pembatasan pemrosesan" if restricted else "menarik persetujuan")
+                    + ": datanya tidak diperiksa dan tidak dihitung sebagai komponen",
                     member_nik=nik,
                 )
         assert self.household is not None
@@ -987,11 +1011,29 @@ class _Evaluation:
     # -- 7. humans -------------------------------------------------------------------------------------------
 
     def humans(self) -> None:
+        """Objections, field visits and the supervisors' reviews of them (``case.reviews``).
+
+        A supervisor's decision on the case settles it, unless the family objected or a visit was recorded after
+        it. Field evidence all approved lets the visit's recommendation settle what the data left unresolved
+        (a recommendation that contradicts a failed rule goes back to the supervisor); evidence rejected asks for
+        a new visit; evidence not yet reviewed waits for the supervisor.
+        """
+        decision = self.latest_review(ReviewSubject.case, self.case.application.id)
+        decided_at = decision.body.reviewed_at if decision else None
+
+        def answered(captured_at: dt.datetime) -> bool:
+            return decided_at is not None and captured_at <= decided_at
+
+        later_input = False
         for objection in sorted(self.case.objections, key=lambda d: (d.body.captured_at, d.id)):
+            done = answered(objection.body.captured_at)
+            later_input |= not done
             self.add(
                 "review.objection",
-                Outcome.review,
-                "Keluarga mengajukan keberatan atas keputusan; supervisor akan memutuskan",
+                Outcome.info if done else Outcome.review,
+                "Keberatan keluarga sudah diputuskan supervisor"
+                if done
+                else "Keluarga mengajukan keberatan atas keputusan; supervisor akan memutuskan",
                 [
                     Datum(
                         "grounds",
@@ -1002,22 +1044,56 @@ class _Evaluation:
                 ],
                 member_nik=objection.body.objector_nik,
             )
-        evidence_for: dict[str, int] = {}
-        for ev in self.case.evidence:
+        evidence_for: dict[str, list[Doc[Evidence]]] = {}
+        for ev in sorted(self.case.evidence, key=lambda d: d.id):
             if ev.body.field_visit_id is not None:
-                evidence_for[ev.body.field_visit_id] = evidence_for.get(ev.body.field_visit_id, 0) + len(ev.body.photos)
-        for visit in sorted(self.case.field_visits, key=lambda d: (d.body.visited_at, d.id)):
+                evidence_for.setdefault(ev.body.field_visit_id, []).append(ev)
+        visits = sorted(self.case.field_visits, key=lambda d: (d.body.visited_at, d.id))
+        for visit in visits:
             when = visit.body.captured_at.date()
+            evidence = evidence_for.get(visit.id, [])
+            data = [
+                Datum("recommendation", visit.body.recommendation.value, _device(visit), when),
+                Datum("address_found", visit.body.address_found, _device(visit), when),
+                Datum("visited_on", visit.body.visited_at.date(), _device(visit), when),
+                Datum("photos", sum(len(ev.body.photos) for ev in evidence), _device(visit), when),
+            ]
+            if visit is not visits[-1] or answered(visit.body.captured_at):
+                self.add("review.field_visit", Outcome.info, "Kunjungan lapangan sebelumnya sudah ditinjau", data)
+                continue
+            later_input = True
+            reviews = [self.latest_review(ReviewSubject.evidence, ev.id) for ev in evidence]
+            if not evidence or any(review is None for review in reviews):
+                self.add(
+                    "review.field_visit",
+                    Outcome.review,
+                    "Hasil kunjungan lapangan sudah diterima; bukti menunggu persetujuan supervisor",
+                    data,
+                )
+                continue
+            reviewed = [review for review in reviews if review is not None]
+            data += [
+                Datum(f"review:{r.body.evidence_id}", r.body.decision, "supervisor", r.body.reviewed_at.date())
+                for r in reviewed
+            ]
+            rejected = [r for r in reviewed if r.body.decision == "rejected"]
+            if rejected:
+                self.add(
+                    "review.evidence_rejected",
+                    Outcome.unresolved,
+                    f"Bukti kunjungan ditolak supervisor ({rejected[0].body.reason.rstrip('.')}); kunjungan ulang "
+                    "diperlukan",
+                    data,
+                )
+            else:
+                self.field_approved(visit, data)
+        if decision is not None and not later_input:
+            self.supervisor = decision
             self.add(
-                "review.field_visit",
-                Outcome.review,
-                "Hasil kunjungan lapangan sudah diterima; bukti menunggu persetujuan supervisor",
-                [
-                    Datum("recommendation", visit.body.recommendation.value, _device(visit), when),
-                    Datum("address_found", visit.body.address_found, _device(visit), when),
-                    Datum("visited_on", visit.body.visited_at.date(), _device(visit), when),
-                    Datum("photos", evidence_for.get(visit.id, 0), _device(visit), when),
-                ],
+                "review.supervisor",
+                Outcome.passed if decision.body.decision == Status.eligible else Outcome.failed,
+                f"Diputuskan supervisor: {decision.body.reason.rstrip('.')}",
+                [Datum("decision", decision.body.decision, "supervisor", decision.body.reviewed_at.date())],
             )
         loose = sorted((ev for ev in self.case.evidence if ev.body.field_visit_id is None), key=lambda d: d.id)
         if loose:
@@ -1028,15 +1104,64 @@ class _Evaluation:
                 [Datum("photos", len(ev.body.photos), _device(ev), ev.body.captured_at.date()) for ev in loose],
             )
 
+    def field_approved(self, visit: Doc[FieldVisit], data: list[Datum]) -> None:
+        """The latest visit's evidence is approved: its recommendation settles what the data left open."""
+        recommendation = visit.body.recommendation
+        if recommendation is Recommendation.ELIGIBLE:
+            failed = [r for r in self.results if r.outcome is Outcome.failed and r.rule not in _CLAIM_RULES]
+            if failed:
+                self.add(
+                    "review.field_conflict",
+                    Outcome.review,
+                    "Kunjungan lapangan yang disetujui menyatakan layak, tetapi data sumber menyatakan tidak; "
+                    "supervisor akan memutuskan",
+                    data,
+                )
+                return
+            self.field_settled = True
+            self.add(
+                "review.field_visit_approved",
+                Outcome.passed,
+                "Kunjungan lapangan disetujui supervisor dan menyatakan keluarga layak",
+                data,
+            )
+        elif recommendation is Recommendation.NOT_ELIGIBLE:
+            self.add(
+                "review.field_visit_approved",
+                Outcome.failed,
+                "Kunjungan lapangan yang disetujui supervisor menyatakan keluarga tidak layak",
+                data,
+            )
+        elif recommendation is Recommendation.REVISIT:
+            self.add("review.field_visit_approved", Outcome.unresolved, "Pendamping meminta kunjungan ulang", data)
+        else:
+            self.add(
+                "review.field_visit_approved",
+                Outcome.review,
+                "Pendamping meminta supervisor memutuskan setelah kunjungan lapangan",
+                data,
+            )
+
+    def latest_review(self, subject: ReviewSubject, target: str) -> Doc[Review] | None:
+        reviews = [
+            r
+            for r in self.case.reviews
+            if r.body.subject is subject
+            and (r.body.evidence_id if subject is ReviewSubject.evidence else r.body.application_id) == target
+        ]
+        return max(reviews, key=lambda r: (r.body.reviewed_at, r.id)) if reviews else None
+
     # -- the verdict -----------------------------------------------------------------------------------------
 
     def status(self) -> Status:
         outcomes = {r.outcome for r in self.results}
+        if self.supervisor is not None:
+            return Status(self.supervisor.body.decision)
         if self.unavailable:
             return Status.waiting
         if Outcome.review in outcomes:
             return Status.needs_review
-        if Outcome.unresolved in outcomes:
+        if Outcome.unresolved in outcomes and not self.field_settled:
             return Status.needs_field_verification
         if any(r.outcome is Outcome.failed and r.rule not in _CLAIM_RULES for r in self.results):
             return Status.not_eligible
@@ -1066,6 +1191,19 @@ class _Evaluation:
         return [r.reason.rstrip(".") for r in self.results if r.outcome is outcome and keep(r)]
 
     def explain(self, status: Status) -> str:
+        if self.supervisor is not None:
+            word = "layak" if status is Status.eligible else "belum memenuhi syarat"
+            counted = [c for c in self.counted if c.counted]
+            benefit = (
+                f" Perkiraan bantuan {rupiah(sum(c.yearly_amount for c in counted))} setahun; ini hanya informasi, "
+                "bukan janji pembayaran."
+                if status is Status.eligible and counted
+                else ""
+            )
+            return (
+                f"Supervisor telah meninjau pengajuan ini dan memutuskan keluarga {word} menerima PKH. "
+                f"Alasan: {_sentence(self.supervisor.body.reason)}{benefit}"
+            )
         if status is Status.waiting:
             names = list(dict.fromkeys(SOURCE_WORDS[q] for q in Query if q in self.unavailable))
             return (

@@ -23,6 +23,8 @@ Whose consent covers whom, decided here:
   component; the plan lists them in ``withdrawn``. A member whose own consent excludes DTSEN is listed in
   ``dtsen_withheld``: the household is still looked up, but their DTSEN record is not used.
 - **Nothing is planned** while the household or the consent has not synced: the verdict waits for them.
+- **A restriction of processing** (``case.restricted``, recorded by an admin at the person's request) counts as a
+  withdrawal of everything by that person, whatever consent they gave, for as long as it stands.
 
 Which NIKs: identity and life status for every member of the household (and the applicant if the household does not
 list them); the DTSEN household by the household's KK number; employment for every adult (18 or older on the
@@ -94,8 +96,18 @@ def _latest(consents: Iterable[Doc[Consent]]) -> Doc[Consent] | None:
     return ordered[-1] if ordered else None
 
 
+def _restricted(case: CaseFile, consent: PersonConsent) -> PersonConsent:
+    if consent.nik in case.restricted:
+        return PersonConsent(consent.nik, frozenset(), True, consent.own, consent.consent_id)
+    return consent
+
+
 def applicant_consent(case: CaseFile) -> PersonConsent:
     """The household's consent: the applicant's latest consent, less the applicant's later withdrawals."""
+    return _restricted(case, _applicant_consent(case))
+
+
+def _applicant_consent(case: CaseFile) -> PersonConsent:
     nik = case.application.body.applicant_nik
     own = [c for c in case.member_consents if c.body.subject_nik == nik]
     latest = _latest([*([case.consent] if case.consent is not None else []), *own])
@@ -110,6 +122,10 @@ def applicant_consent(case: CaseFile) -> PersonConsent:
 
 def person_consent(case: CaseFile, nik: str, household: PersonConsent | None = None) -> PersonConsent:
     """The purposes in force for ``nik``: their own latest consent, or else the household's (see the module)."""
+    return _restricted(case, _person_consent(case, nik, household))
+
+
+def _person_consent(case: CaseFile, nik: str, household: PersonConsent | None) -> PersonConsent:
     if household is None:
         household = applicant_consent(case)
     if nik == household.nik:

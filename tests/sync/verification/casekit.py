@@ -31,7 +31,7 @@ from registries.models import (
     Match,
     PersonStatus,
 )
-from sync.verification.case import CaseFile, Doc, OtherClaim, Query, QueryPlan, RegistryFacts
+from sync.verification.case import CaseFile, Doc, OtherClaim, Query, QueryPlan, RegistryFacts, Review, ReviewSubject
 from sync.verification.gate import plan_queries
 from sync.verification.ruleset import RuleSet, RuleSettings, load_rule_set
 from tests.agent_forms import forms_testkit as kit
@@ -168,9 +168,10 @@ def objection_doc(key: str = "o1", captured: str = at(25)) -> Doc[Objection]:
     return Doc(f"objection:{key}", Objection.model_validate(body))
 
 
-def field_visit_doc(key: str = "v1") -> Doc[FieldVisit]:
+def field_visit_doc(key: str = "v1", recommendation: str = "eligible") -> Doc[FieldVisit]:
     body = _strip(kit.field_visit())
     body["task_id"] = f"task:{APPLICATION_ID}"
+    body["recommendation"] = recommendation
     return Doc(f"field_visit:{key}", FieldVisit.model_validate(body))
 
 
@@ -181,6 +182,25 @@ def evidence_doc(key: str = "e1", *, field_visit_id: str | None = "field_visit:v
     else:
         body["field_visit_id"] = field_visit_id
     return Doc(f"evidence:{key}", Evidence.model_validate(body))
+
+
+def review_doc(
+    decision: str, *, evidence_id: str | None = "evidence:e1", day: int = 26, reason: str = ""
+) -> Doc[Review]:
+    """A supervisor's review: of one evidence document (approved | rejected), or of the case (eligible |
+    not_eligible) when ``evidence_id`` is None."""
+    subject = ReviewSubject.evidence if evidence_id else ReviewSubject.case
+    review = Review(
+        subject=subject,
+        decision=decision,
+        reason=reason or "Sesuai hasil pemeriksaan",
+        reviewer="spv.banyuwangi",
+        reviewed_at=dt.datetime.fromisoformat(at(day)),
+        application_id=APPLICATION_ID,
+        evidence_id=evidence_id,
+        field_visit_id="field_visit:v1" if evidence_id else None,
+    )
+    return Doc(f"review:{evidence_id or APPLICATION_ID}", review)
 
 
 def elsewhere(nik: str = HEAD, *, application_id: str | None = None) -> OtherClaim:

@@ -52,6 +52,7 @@ from tests.sync.verification.casekit import (
     objection_doc,
     patch,
     patch_dtsen_member,
+    review_doc,
     rules,
     withdrawal_doc,
 )
@@ -514,6 +515,90 @@ CASES = [
         Status.eligible,
         [("review.evidence", Outcome.info)],
         {"evidence": (evidence_doc(field_visit_id=None),)},
+    ),
+    # --- supervisors' reviews ---
+    Case(
+        "approved evidence of a visit recommending eligible settles unresolved data",
+        Status.eligible,
+        [("eligibility.dtsen", Outcome.unresolved), ("review.field_visit_approved", Outcome.passed)],
+        {"field_visits": (field_visit_doc(),), "evidence": (evidence_doc(),), "reviews": (review_doc("approved"),)},
+        facts=dtsen_households(0),
+    ),
+    Case(
+        "approved visit recommending eligible against a failed rule goes back to the supervisor",
+        Status.needs_review,
+        [("eligibility.desil", Outcome.failed), ("review.field_conflict", Outcome.review)],
+        {"field_visits": (field_visit_doc(),), "evidence": (evidence_doc(),), "reviews": (review_doc("approved"),)},
+        desil=7,
+    ),
+    Case(
+        "approved visit recommending not eligible",
+        Status.not_eligible,
+        [("review.field_visit_approved", Outcome.failed)],
+        {
+            "field_visits": (field_visit_doc(recommendation="not_eligible"),),
+            "evidence": (evidence_doc(),),
+            "reviews": (review_doc("approved"),),
+        },
+    ),
+    Case(
+        "approved visit asking for another visit",
+        Status.needs_field_verification,
+        [("review.field_visit_approved", Outcome.unresolved)],
+        {
+            "field_visits": (field_visit_doc(recommendation="revisit"),),
+            "evidence": (evidence_doc(),),
+            "reviews": (review_doc("approved"),),
+        },
+    ),
+    Case(
+        "approved visit leaving the decision to the supervisor",
+        Status.needs_review,
+        [("review.field_visit_approved", Outcome.review)],
+        {
+            "field_visits": (field_visit_doc(recommendation="needs_review"),),
+            "evidence": (evidence_doc(),),
+            "reviews": (review_doc("approved"),),
+        },
+    ),
+    Case(
+        "rejected evidence asks for a new visit",
+        Status.needs_field_verification,
+        [("review.evidence_rejected", Outcome.unresolved)],
+        {"field_visits": (field_visit_doc(),), "evidence": (evidence_doc(),), "reviews": (review_doc("rejected"),)},
+    ),
+    Case(
+        "the supervisor decides an objection",
+        Status.not_eligible,
+        [("review.objection", Outcome.info), ("review.supervisor", Outcome.failed)],
+        {"objections": (objection_doc(),), "reviews": (review_doc("not_eligible", evidence_id=None),)},
+    ),
+    Case(
+        "an objection after the supervisor's decision goes back to the supervisor",
+        Status.needs_review,
+        [("review.objection", Outcome.review)],
+        {"objections": (objection_doc(),), "reviews": (review_doc("eligible", evidence_id=None, day=20),)},
+        absent=[("review.supervisor", Outcome.passed)],
+    ),
+    Case(
+        "the supervisor's decision stands while a source is down",
+        Status.eligible,
+        [("review.supervisor", Outcome.passed)],
+        {"objections": (objection_doc(),), "reviews": (review_doc("eligible", evidence_id=None),)},
+        facts=unavailable(Query.dtsen_household),
+    ),
+    # --- restriction of processing ---
+    Case(
+        "restricted applicant",
+        Status.stopped,
+        [("consent.applicant_restricted", Outcome.info)],
+        {"restricted": frozenset({APPLICANT})},
+    ),
+    Case(
+        "restricted member",
+        Status.eligible,
+        [("consent.member_restricted", Outcome.info)],
+        {"restricted": frozenset({PUPIL})},
     ),
     # --- precedence ---
     Case(
