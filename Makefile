@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+BROWSER_STAMP := $(VENV)/.browser
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup browser run test lint bench clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -20,10 +21,21 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Debian's Chromium for the browser tests: Playwright drives it and never downloads a browser of its own. Installed
+# when missing and we are root (CI, a fresh machine); otherwise the browser tests say how to install it.
+$(BROWSER_STAMP): | $(PY_STAMP)
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	fi
+	@if [ -x /usr/bin/chromium ]; then touch $@; \
+	else echo "note: /usr/bin/chromium is missing; install it with: sudo apt-get install -y chromium" >&2; fi
+
+browser: $(BROWSER_STAMP)
+
 run: setup
 	$(BIN)/simpul run
 
-test: setup
+test: setup browser
 	$(BIN)/pytest
 
 lint: setup

@@ -9,6 +9,8 @@ from sqlmodel import SQLModel
 import server.audit.models
 import server.auth.models  # noqa: F401  (registers the tables)
 import sync.tables  # noqa: F401  (registers the tables)
+from server.review import thumbnails  # noqa: F401  (registers the tables)
+from server.web import sessions  # noqa: F401  (registers the tables)
 
 
 async def create_tables(engine: AsyncEngine) -> None:
