@@ -24,9 +24,8 @@ is simply not done, so the checkpoint stays before it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +35,7 @@ from sync.config import WorkerSettings
 from sync.deadletters import FailureStore, RequeueResult, describe, requeue
 from sync.feed import Change, FeedPage, FeedReader
 from sync.handlers import Handler
+from sync.locks import KeyedLocks
 from sync.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -91,27 +91,6 @@ class _Delivery:
     attempts: dict[str, int] = field(default_factory=dict)
 
 
-class _KeyedLocks:
-    """One lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: tuple[str, str]) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class Worker:
     def __init__(
         self,
@@ -146,7 +125,7 @@ class Worker:
         self._stopping = False
         self._idle: set[asyncio.Task[Any]] = set()
         self._retries: set[asyncio.Task[None]] = set()
-        self._doc_locks = _KeyedLocks()
+        self._doc_locks: KeyedLocks[tuple[str, str]] = KeyedLocks()
         self._flush_lock = asyncio.Lock()
         self._started = False
         self.running = False

@@ -20,11 +20,9 @@ case file and used to time the task.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +42,7 @@ from sync.cases.writer import (
     CaseAddress,
     DocumentWriter,
 )
+from sync.locks import KeyedLocks
 from sync.uow import UnitOfWork
 from sync.verification.decide import evaluate
 from sync.verification.gate import plan_queries
@@ -54,30 +53,6 @@ log = logging.getLogger(__name__)
 
 #: Status of a case whose application was deleted from its database.
 REMOVED = "removed"
-
-
-class KeyedLocks:
-    """One asyncio lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-    def __len__(self) -> int:
-        return len(self._locks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +77,7 @@ class CaseProcessor:
         settings: PipelineSettings,
         assignees: Assignees,
         clock: Callable[[], dt.datetime],
-        locks: KeyedLocks | None = None,
+        locks: KeyedLocks[str] | None = None,
     ) -> None:
         self._couch = couch
         self._uow = uow
@@ -112,7 +87,7 @@ class CaseProcessor:
         self._assignees = assignees
         self._clock = clock
         self._writer = DocumentWriter(couch, clock)
-        self.locks = locks or KeyedLocks()
+        self.locks: KeyedLocks[str] = locks or KeyedLocks()
 
     async def process(self, db: str, application_id: str) -> CaseOutcome | None:
         """Evaluate the case of ``application_id`` in ``db`` and push the outcome down; None when there is no

@@ -18,9 +18,9 @@ The steps (DESIGN.md "Checks"), each adding :class:`~sync.verification.verdict.R
    decisions on the case (``review:`` documents) settle them.
 
 Outcomes become a status by precedence: stopped > a supervisor's decision > waiting > needs_review >
-needs_field_verification > not_eligible > eligible. A component claim that fails only removes that claim (``eligibility.component``); the other failures
-decide the case. Missing or contradictory data is never a refusal: it is ``unresolved``, and a field visit settles
-it.
+needs_field_verification > not_eligible > eligible. A component claim that fails only removes that claim
+(``eligibility.component``); the other failures decide the case. Missing or contradictory data is never a refusal:
+it is ``unresolved``, and a field visit settles it.
 
 Reasons and explanations are in Bahasa Indonesia and name people only by their place in the family (see
 :mod:`sync.verification.people`): they are read out to the family.
