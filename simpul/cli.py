@@ -262,5 +262,29 @@ def bench_sync(
     bench_main(docs=docs, rounds=rounds, batch_size=batch_size, console=console)
 
 
+@bench_app.command("pipeline")
+def bench_pipeline(
+    households: Annotated[int, typer.Option(help="Registries' scale (full Banyuwangi); cached per seed")] = 560_000,
+    applications: Annotated[int, typer.Option(help="Applications through the pipeline")] = 1000,
+    latency_samples: Annotated[int, typer.Option(help="Applications pushed one at a time by a device")] = 50,
+    seed: Annotated[int, typer.Option()] = 1,
+    markdown: Annotated[bool, typer.Option(help="Also print the table as Markdown")] = False,
+) -> None:
+    """Applications/s through the whole pipeline against raw result writes to the same server (ratio), and the
+    latency from a device's push to its result on the device, through the gateway."""
+    sys.path.insert(0, str(PROJECT_ROOT))
+    from bench.pipeline import main as bench_main
+
+    with _operator_errors():
+        bench_main(
+            households=households,
+            seed=seed,
+            applications=applications,
+            latency_samples=latency_samples,
+            console=console,
+            markdown=markdown,
+        )
+
+
 if __name__ == "__main__":
     app()

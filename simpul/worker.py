@@ -72,7 +72,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, databases: Sequ
     """Run until ``stop`` is set; then finish what is in flight, save checkpoints and return."""
     names = list(databases) if databases is not None else desa_databases()
     engine = make_async_engine(settings.resolved_database_url)
-    couch = CouchClient(settings.resolved_couchdb_url, max_connections=settings.worker.connections_needed(len(names)))
+    # Two pools: the feed readers' long-polls, and the handlers' short requests (see WorkerSettings.feed_connections).
+    feeds = CouchClient(settings.resolved_couchdb_url, max_connections=settings.worker.feed_connections(len(names)))
+    couch = CouchClient(settings.resolved_couchdb_url, max_connections=settings.worker.handler_connections())
     sources = make_sources(settings, engine)
     try:
         await create_tables(engine)
@@ -86,7 +88,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, databases: Sequ
             assignees=DesaPendamping(engine),
         )
         worker = Worker(
-            couch=couch,
+            couch=feeds,
             uow=uow,
             handlers=pipeline.handlers,
             databases=names,
@@ -114,6 +116,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, databases: Sequ
             raise RuntimeError(f"the worker stopped after a failure in {failed[0].get_name()}")
     finally:
         await sources.aclose()
+        await feeds.aclose()
         await couch.aclose()
         await engine.dispose()
 

@@ -54,13 +54,18 @@ class WorkerSettings(BaseModel):
         30.0, ge=0, description="On stop, how long in-flight handlers may take before they are cancelled."
     )
 
-    def connections_needed(self, databases: int) -> int:
-        """Connections the worker's CouchDB client should allow: every long-poll, every handler, a few spare.
+    def feed_connections(self, databases: int) -> int:
+        """Connections for the feed readers' own ``CouchClient``: one long-poll per followed database, and spare.
 
-        Give the worker its own ``CouchClient(url, max_connections=...)``: long-polls sharing the gateway's pool
-        would starve it, and handlers waiting for a pooled connection behind idle long-polls would time out.
+        The feed readers and the handlers get a client (a pool) each. Long-polls sharing the gateway's pool would
+        starve it; handlers sharing the readers' pool would wait behind idle long-polls, and every request in a
+        pool of hundreds of open long-polls pays for scanning all of them (measured: docs/benchmarks.md).
         """
-        return min(databases, self.feed_concurrency) + self.concurrency + 4
+        return min(databases, self.feed_concurrency) + 2
+
+    def handler_connections(self) -> int:
+        """Connections for the handlers' ``CouchClient``: a few requests in flight per handler task."""
+        return self.concurrency * 4 + 4
 
     def retry_delay(self, attempts: int, *, rng: random.Random | None = None) -> float:
         """Delay before the next attempt of a change that has failed ``attempts`` times."""

@@ -87,8 +87,6 @@ class Restrictions:
         case_ids = await self.cases_of(nik)
         if case_ids:
             await self._session.exec(
-                update(CaseRecord)
-                .where(col(CaseRecord.application_id).in_(case_ids))
-                .values(next_check_at=utcnow())
+                update(CaseRecord).where(col(CaseRecord.application_id).in_(case_ids)).values(next_check_at=utcnow())
             )
         return case_ids

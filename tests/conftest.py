@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.couch", "tests.fixtures.gateway"]
+pytest_plugins = ["tests.fixtures.couch", "tests.fixtures.gateway", "tests.fixtures.pipeline"]

@@ -5,12 +5,16 @@ the case, log out. What the pendamping will pull is then checked in the desa dat
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.fixtures.gateway import PASSWORD, GatewayProcess, ServerEnv
+from simpul.scenarios import LATENG, ScenarioKind
+from tests.devices.pouch import PouchDevice
+from tests.fixtures.gateway import LATENG_DB, PASSWORD, GatewayProcess, ServerEnv, login
+from tests.fixtures.pipeline import PipelineEnv, WorkerProcess, wait_for
 from tests.server.review.seed import get_doc, seed_case
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
@@ -114,3 +118,61 @@ def test_a_supervisor_reviews_a_case_in_the_browser(
         "eligible",
         "spv.banyuwangi",
     )
+
+
+def test_a_review_in_the_browser_reaches_the_pendamping_device(
+    page: object,
+    pipeline_env: PipelineEnv,
+    pipeline_gateway: GatewayProcess,
+    worker_factory: Callable[..., WorkerProcess],
+    device_factory: Callable[[str], PouchDevice],
+) -> None:
+    """The whole loop: a device syncs a case the checks send to a supervisor, the supervisor decides it in the
+    browser, the worker re-evaluates, and the pendamping's live-syncing device receives the review and the new
+    result."""
+    from playwright.sync_api import Page, expect
+
+    assert isinstance(page, Page)
+    worker_factory()
+    scenario = pipeline_env.scenario(
+        ScenarioKind.needs_review, desa=LATENG, strict=True, agent_id="agent.lateng", device_id="hp-review"
+    )
+    device = device_factory("review")
+    device.set_token(login(pipeline_gateway.url, "agent.lateng", device_id="hp-review")["access_token"])
+    device.open(LATENG_DB)
+    url = f"{pipeline_gateway.url}/sync/{LATENG_DB}"
+    live = device.call("liveStart", db=LATENG_DB, url=url, direction="pull")
+
+    def on_device(doc_id: str, **fields: str) -> dict[str, Any] | None:
+        doc: dict[str, Any] | None = device.call("get", db=LATENG_DB, id=doc_id)
+        return doc if doc and all(doc.get(key) == value for key, value in fields.items()) else None
+
+    try:
+        device.call("bulk", db=LATENG_DB, docs=[d for case in scenario.related for d in case.documents()])
+        assert device.replicate(LATENG_DB, url, "push")["ok"]
+        wait_for(lambda: pipeline_env.case_processed(scenario.related[0].household["_id"]), what="related household")
+        device.call("bulk", db=LATENG_DB, docs=scenario.case.documents())
+        assert device.replicate(LATENG_DB, url, "push")["ok"]
+        wait_for(lambda: on_device(scenario.result_id, status="needs_review"), timeout=60, what="needs_review")
+
+        page.goto(f"{pipeline_gateway.url}/web/masuk")
+        page.get_by_label("Nama pengguna").fill("spv.banyuwangi")
+        page.get_by_label("Kata sandi").fill(PASSWORD)
+        page.get_by_role("button", name="Masuk").click()
+        expect(page).to_have_url(pipeline_gateway.url + "/web/antrian")
+        page.goto(f"{pipeline_gateway.url}/web/kasus/{scenario.application_id}")
+        expect(page.locator("table.trace")).to_contain_text("identity.duplicate")
+        decision = page.locator("#keputusan")
+        decision.get_by_label("Layak", exact=True).check()
+        decision.get_by_label("Alasan").fill("NIK ganda karena salah catat di KK lama; sudah dicek di kantor desa.")
+        decision.get_by_role("button", name="Simpan keputusan").click()
+        expect(page.get_by_role("status")).to_contain_text("Keputusan disimpan")
+
+        review = wait_for(lambda: on_device(f"review:{scenario.application_id}"), timeout=60, what="review")
+        assert (review["decision"], review["reviewer"]) == ("eligible", "spv.banyuwangi")
+        result = wait_for(lambda: on_device(scenario.result_id, status="eligible"), timeout=60, what="new result")
+        assert any(rule["rule"] == "review.supervisor" for rule in result["rules"])
+        assert "Supervisor" in result["explanation"]
+        assert not device.call("liveState", handle=live)["errors"]
+    finally:
+        device.call("liveStop", handle=live)
