@@ -23,6 +23,8 @@ from server.gateway.endpoints import router as sync_router
 from server.gateway.service import Gateway
 from server.gateway.validation import FormsValidator, GatewayRules, ValidatorChain
 from server.health.endpoints import router as health_router
+from server.review.endpoints import router as review_router
+from server.web.pages import router as web_router
 from simpul.db import make_async_engine
 from simpul.schema import create_tables
 from simpul.settings import Settings
@@ -66,5 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health_router)
     app.include_router(admin_router)
     app.include_router(feed_router)
+    app.include_router(review_router)
+    app.include_router(web_router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
