@@ -148,7 +148,7 @@ class NoFamilyFits(LookupError):
 # --- Mapping the reference data's codes to the forms' choices -----------------------------------------------
 
 _SEX = {"L": "male", "P": "female"}
-_RELATIONSHIP = {
+RELATIONSHIP_CODES = {
     "kepala": "head",
     "istri_suami": "spouse",
     "anak": "child",
@@ -159,8 +159,8 @@ _RELATIONSHIP = {
     "famili_lain": "other_relative",
 }
 _MARITAL = {"belum_kawin": "single", "kawin": "married", "cerai_hidup": "divorced", "cerai_mati": "widowed"}
-_DISABILITY = {"tidak": "none", "ringan": "mild", "berat": "severe"}
-_OCCUPATION = {
+DISABILITY_CODES = {"tidak": "none", "ringan": "mild", "berat": "severe"}
+OCCUPATION_CODES = {
     "tidak_bekerja": "not_working",
     "pelajar": "student",
     "mengurus_rumah_tangga": "homemaker",
@@ -179,7 +179,7 @@ _OCCUPATION = {
     "guru": "teacher",
     "tenaga_kesehatan": "health_worker",
 }
-_EDUCATION_LEVEL = {"sd": "sd", "smp": "smp", "sma": "sma", "diploma_sarjana": "higher"}
+EDUCATION_CODES = {"sd": "sd", "smp": "smp", "sma": "sma", "diploma_sarjana": "higher"}
 _OWNERSHIP = {"milik_sendiri": "own", "sewa": "rent", "bebas_sewa": "rent_free", "dinas": "official"}
 _FLOOR = {"tanah": "earth", "bambu_kayu": "wood", "semen": "cement_brick", "keramik": "ceramic"}
 _WALL = {"bambu": "woven_bamboo", "kayu": "wood", "tembok_tanpa_plester": "masonry", "tembok": "masonry"}
@@ -355,7 +355,7 @@ class ReferenceFamilies:
         for kk, row in families.items():
             dtsen_by_nik = {m["nik"]: m for m in members.get(kk, [])}
             # Head first, then the family card's order of relationship, then NIK: a stable, natural order.
-            order = {rel: i for i, rel in enumerate(_RELATIONSHIP)}
+            order = {rel: i for i, rel in enumerate(RELATIONSHIP_CODES)}
             persons = sorted(people.get(kk, []), key=lambda p: (order.get(p.relationship, 99), p.birth_date, p.nik))
             result[kk] = Family(
                 kk_number=kk,
@@ -636,10 +636,10 @@ class _Builder:
             "name": name,
             "birth_date": person.birth_date.isoformat(),
             "sex": _SEX[person.sex],
-            "relationship": _RELATIONSHIP.get(person.relationship, "other_relative"),
+            "relationship": RELATIONSHIP_CODES.get(person.relationship, "other_relative"),
             "marital_status": _MARITAL.get(person.marital_status),
-            "disability": _DISABILITY.get(record.get("disability", "tidak"), "none"),
-            "occupation": _OCCUPATION.get(record.get("occupation", ""), "not_working"),
+            "disability": DISABILITY_CODES.get(record.get("disability", "tidak"), "none"),
+            "occupation": OCCUPATION_CODES.get(record.get("occupation", ""), "not_working"),
         }
         if person.sex == "P" and record.get("pregnant"):
             member["maternal_status"] = "pregnant"
@@ -647,10 +647,10 @@ class _Builder:
         education = record.get("education", "belum_sekolah")
         if enrolled in ("sd", "smp", "sma"):
             member["school_level"], member["school_status"] = enrolled, "enrolled"
-        elif education in _EDUCATION_LEVEL:
+        elif education in EDUCATION_CODES:
             years = int(record.get("years_of_schooling", 0))
             finished = years >= {"sd": 6, "smp": 9, "sma": 12, "diploma_sarjana": 16}[education]
-            member["school_level"] = _EDUCATION_LEVEL[education]
+            member["school_level"] = EDUCATION_CODES[education]
             member["school_status"] = "finished" if finished else "dropped_out"
         return {k: v for k, v in member.items() if v is not None}
 

@@ -18,6 +18,7 @@ from registries.errors import SourceUnavailable
 from registries.models import ChangePage, IdentityQuery, IdentityVerification, KKMembership, PersonStatus
 from registries.protocols import PopulationRegistry
 from replication.couch import CouchClient
+from simpul.scenarios import DISABILITY_CODES, EDUCATION_CODES, OCCUPATION_CODES, RELATIONSHIP_CODES
 from sync.cases.config import PipelineSettings
 from tests.agent_forms.forms_testkit import housing
 
@@ -36,31 +37,6 @@ FAST = PipelineSettings(
     stop_grace_s=5.0,
     lookup_concurrency=4,
 )
-
-_RELATIONSHIP = {
-    "kepala": "head",
-    "istri_suami": "spouse",
-    "anak": "child",
-    "menantu": "child_in_law",
-    "cucu": "grandchild",
-    "orang_tua": "parent",
-    "mertua": "parent",
-    "famili_lain": "other_relative",
-}
-_OCCUPATION = {
-    "tidak_bekerja": "not_working",
-    "pelajar": "student",
-    "mengurus_rumah_tangga": "homemaker",
-    "petani": "farmer",
-    "buruh_tani": "farm_labourer",
-    "nelayan": "fisher",
-    "buruh": "labourer",
-    "pedagang": "trader",
-    "wiraswasta": "small_business",
-    "karyawan_swasta": "private_employee",
-}
-_FINISHED = {"sd": "sd", "smp": "smp", "sma": "sma", "diploma_sarjana": "higher"}
-_DISABILITY = {"tidak": "none", "ringan": "mild", "berat": "severe"}
 
 
 class Clock:
@@ -183,8 +159,8 @@ class Family:
         age = age_on(m["birth_date"], CAPTURED.date())
         if m["school_level"]:
             level, status = m["school_level"], "enrolled"
-        elif m["education"] in _FINISHED:
-            level, status = _FINISHED[m["education"]], "finished"
+        elif m["education"] in EDUCATION_CODES:
+            level, status = EDUCATION_CODES[m["education"]], "finished"
         elif m["education"] == "tidak_sekolah" and age >= 7:
             level, status = "sd", "dropped_out"
         else:
@@ -194,12 +170,12 @@ class Family:
             "name": m["name"],
             "birth_date": m["birth_date"].isoformat(),
             "sex": "female" if m["sex"] == "P" else "male",
-            "relationship": _RELATIONSHIP.get(m["relationship"], "other_relative"),
-            "disability": _DISABILITY[m["disability"]],
+            "relationship": RELATIONSHIP_CODES.get(m["relationship"], "other_relative"),
+            "disability": DISABILITY_CODES[m["disability"]],
             "maternal_status": "pregnant" if m["pregnant"] else "none",
             "school_level": level,
             "school_status": status,
-            "occupation": _OCCUPATION.get(m["occupation"], "other"),
+            "occupation": OCCUPATION_CODES.get(m["occupation"], "other"),
         }
 
     def components(self) -> list[dict[str, str]]:
