@@ -248,6 +248,17 @@ class _Evaluation:
             member_nik=nik,
         )
 
+    def gated(self, rule: str, query: Query, nik: str) -> Any | None:
+        """The answer to ``query`` about ``nik``; None after recording why there is none (``rule`` skipped: no
+        consent for it, or its source is down), or when it was not asked."""
+        if self.refused(query, nik):
+            self.skip_for_consent(rule, query, nik)
+            return None
+        if query in self.unavailable:
+            self.skip_for_source(rule, query, nik)
+            return None
+        return self.answer(query, nik)
+
     def skip_for_source(self, rule: str, query: Query, nik: str | None) -> None:
         self.add(
             rule,
@@ -486,13 +497,7 @@ class _Evaluation:
 
     def registry_match(self, nik: str) -> None:
         label = self.label(nik)
-        if self.refused(Query.identity, nik):
-            self.skip_for_consent("identity.registry", Query.identity, nik)
-            return
-        if Query.identity in self.unavailable:
-            self.skip_for_source("identity.registry", Query.identity, nik)
-            return
-        ans = self.answer(Query.identity, nik)
+        ans = self.gated("identity.registry", Query.identity, nik)
         if ans is None:
             return
         data = [Datum("nik_found", ans.nik_found, ans.source, ans.as_of)]
@@ -880,13 +885,7 @@ class _Evaluation:
     def exclusions(self) -> None:
         for nik in self.adults():
             label = self.label(nik)
-            if self.refused(Query.employment, nik):
-                self.skip_for_consent("eligibility.exclusion", Query.employment, nik)
-                continue
-            if Query.employment in self.unavailable:
-                self.skip_for_source("eligibility.exclusion", Query.employment, nik)
-                continue
-            ans = self.answer(Query.employment, nik)
+            ans = self.gated("eligibility.exclusion", Query.employment, nik)
             if ans is None:
                 continue
             records = sorted(ans.records, key=lambda r: (r.kind.value, r.since, r.source))
@@ -923,13 +922,7 @@ class _Evaluation:
         for nik in self.people():
             if not (self.planned(Query.assets, nik) or self.refused(Query.assets, nik)):
                 continue
-            if self.refused(Query.assets, nik):
-                self.skip_for_consent("eligibility.assets", Query.assets, nik)
-                continue
-            if Query.assets in self.unavailable:
-                self.skip_for_source("eligibility.assets", Query.assets, nik)
-                continue
-            ans = self.answer(Query.assets, nik)
+            ans = self.gated("eligibility.assets", Query.assets, nik)
             if ans is not None:
                 self.asset_check(nik, ans)
 
@@ -983,15 +976,9 @@ class _Evaluation:
 
     def bpjs(self) -> None:
         for nik in self.people():
-            if self.refused(Query.bpjs, nik):
-                self.skip_for_consent("info.bpjs", Query.bpjs, nik)
+            if not self.planned(Query.bpjs, nik) and not self.refused(Query.bpjs, nik):
                 continue
-            if not self.planned(Query.bpjs, nik):
-                continue
-            if Query.bpjs in self.unavailable:
-                self.skip_for_source("info.bpjs", Query.bpjs, nik)
-                continue
-            ans = self.answer(Query.bpjs, nik)
+            ans = self.gated("info.bpjs", Query.bpjs, nik)
             if ans is None:
                 continue
             segment = _BPJS_SEGMENTS.get(ans.kesehatan_segment or "", ans.kesehatan_segment or "")
