@@ -177,6 +177,9 @@ def _gateway(env: dict[str, str], port: int, log: Path) -> Iterator[str]:
 
 
 def main(*, docs: int, rounds: int, batch_size: int, console: Console) -> list[Measurement]:
+    # The gateway, CouchDB and the device share the machine's cores: whatever else runs changes both sides'
+    # rates, so the load is printed with the table.
+    load_before = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="simpul-bench-"))
     desa = [d.code for d in wilayah.desa_list()[: 2 * rounds]]
     couch = LocalCouchServer(workdir / "couchdb", _free_port())
@@ -225,6 +228,9 @@ def main(*, docs: int, rounds: int, batch_size: int, console: Console) -> list[M
         couch.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     _print(measurements, docs, batch_size, console)
+    console.print(
+        f"{os.cpu_count()} cores; load average (1 min) {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
     return measurements
 
 

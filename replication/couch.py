@@ -50,12 +50,16 @@ def doc_path(db: str, doc_id: str) -> str:
 def _raise_for(response: httpx.Response, what: str) -> None:
     if response.is_success:
         return
+    raise error_for(response.status_code, response.content, what)
+
+
+def error_for(status: int, content: bytes, what: str) -> CouchError:
+    """The error of a CouchDB answer with ``status`` >= 300 (shared with the gateway's own client)."""
     try:
-        body = response.json()
+        body = orjson.loads(content)
         error, reason = str(body.get("error", "")), str(body.get("reason", ""))
     except (ValueError, AttributeError):
-        error, reason = "", response.text[:200]
-    status = response.status_code
+        error, reason = "", content[:200].decode("utf-8", "replace")
     message = f"{what}: {status} {error} {reason}".strip()
     kind: type[CouchError]
     if status == 404:
@@ -68,7 +72,7 @@ def _raise_for(response: httpx.Response, what: str) -> None:
         kind = CouchUnavailable
     else:
         kind = CouchError
-    raise kind(message, status=status, error=error, reason=reason)
+    return kind(message, status=status, error=error, reason=reason)
 
 
 class CouchClient:

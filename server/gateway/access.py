@@ -3,11 +3,17 @@ assignment takes effect on the next request, not when the token expires."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from sqlalchemy import and_
+from sqlalchemy import and_, bindparam
 from sqlalchemy import select as select_columns
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,6 +22,110 @@ from replication.naming import desa_code_of_db, desa_db_name
 from server.auth.models import Assignment, RefreshToken, Role, User, utcnow
 from server.auth.tokens import AccessClaims, KeyRing
 from server.core.errors import Forbidden, Unauthorized
+
+# The one query of every sync request: the user, whether the desa is assigned to them, and whether the token's
+# device still holds a live refresh token. Built once; its parameters are bound per request.
+_SCOPE_QUERY = (
+    select_columns(
+        col(User.username),
+        col(User.role),
+        col(User.active),
+        col(Assignment.id),
+        select_columns(col(RefreshToken.id))
+        .where(
+            col(RefreshToken.user_id) == col(User.id),
+            col(RefreshToken.device_id) == bindparam("device_id"),
+            col(RefreshToken.revoked_at).is_(None),
+            col(RefreshToken.expires_at) > bindparam("now"),
+        )
+        .exists(),
+    )
+    .outerjoin(
+        Assignment, and_(col(Assignment.user_id) == col(User.id), col(Assignment.region_code) == bindparam("desa"))
+    )
+    .where(col(User.id) == bindparam("user_id"))
+)
+
+
+class ScopeReader(Protocol):
+    """Runs the scope query: ``(username, role, active, assignment id or None, device live)`` or None."""
+
+    async def __call__(self, params: dict[str, Any]) -> Sequence[Any] | None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class EngineScopeReader:
+    """The scope query through SQLAlchemy's async engine: any backend (PostgreSQL in production)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def __call__(self, params: dict[str, Any]) -> Sequence[Any] | None:
+        async with self.engine.connect() as connection:
+            return (await connection.execute(_SCOPE_QUERY, params)).first()
+
+    async def aclose(self) -> None:
+        return None
+
+
+class SqliteScopeReader:
+    """The scope query on SQLite, straight through :mod:`sqlite3`, on one thread of its own.
+
+    Through aiosqlite and SQLAlchemy the query cost about 1 ms of CPU per request (several hand-offs to
+    aiosqlite's thread, SQLAlchemy's execution machinery) for a look-up SQLite answers in about 10 µs; here it is
+    one hand-off, about 0.05 ms. (Running it on the event loop itself saved a little more per request but nothing
+    the sync benchmark could show, so the loop never waits for SQLite.) The SQL is SQLAlchemy's own compilation of
+    ``_SCOPE_QUERY`` for this dialect, and parameters go through the columns' own bind processors, so both
+    readers ask exactly the same question. Autocommit: every query reads what was committed last (a logout, a
+    removed assignment), never an older snapshot.
+    """
+
+    def __init__(self, path: str, dialect: Dialect) -> None:
+        compiled = _SCOPE_QUERY.compile(dialect=dialect)
+        self.path = path
+        self._sql = str(compiled)
+        self._order = list(compiled.positiontup or ())
+        processors: dict[str, Callable[[Any], Any]] = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+        self._processors = processors
+        # One connection, used only from this one thread.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="sync-scope")
+        self._connection: sqlite3.Connection | None = None
+
+    def _query(self, params: dict[str, Any]) -> Sequence[Any] | None:
+        if self._connection is None:
+            self._connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._connection.execute("PRAGMA busy_timeout=10000")
+        values = [
+            processor(params[name]) if (processor := self._processors.get(name)) else params[name]
+            for name in self._order
+        ]
+        row: Sequence[Any] | None = self._connection.execute(self._sql, values).fetchone()
+        return row
+
+    async def __call__(self, params: dict[str, Any]) -> Sequence[Any] | None:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._query, params)
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    async def aclose(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=False)
+
+
+def scope_reader(engine: AsyncEngine) -> ScopeReader:
+    """The fastest reader of the scope query for this engine: sqlite3 directly for a SQLite file, else the engine."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:" and not database.startswith("file:"):
+        return SqliteScopeReader(database, engine.dialect)
+    return EngineScopeReader(engine)
 
 
 @dataclass(frozen=True)
@@ -27,9 +137,10 @@ class Principal:
 
 
 class SyncAccess:
-    def __init__(self, keys: KeyRing, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, keys: KeyRing, sessions: async_sessionmaker[AsyncSession], scope: ScopeReader) -> None:
         self.keys = keys
         self.sessions = sessions
+        self.scope = scope
 
     def claims(self, authorization: str | None) -> AccessClaims:
         if not authorization:
@@ -60,32 +171,16 @@ class SyncAccess:
         return principal, desa_code
 
     async def _lookup(self, claims: AccessClaims, desa_code: str) -> tuple[Principal, bool]:
-        """One query per request: the user, whether ``desa_code`` is assigned to them, and whether the token's
-        device still holds a live refresh token — so a logout or a revoked device stops syncing at once, not
-        when its access token expires. Columns, not ORM entities: this runs on every sync request."""
-        assigned = and_(col(Assignment.user_id) == col(User.id), col(Assignment.region_code) == desa_code)
-        device_live = (
-            select_columns(col(RefreshToken.id))
-            .where(
-                col(RefreshToken.user_id) == col(User.id),
-                col(RefreshToken.device_id) == (claims.device_id or ""),
-                col(RefreshToken.revoked_at).is_(None),
-                col(RefreshToken.expires_at) > utcnow(),
-            )
-            .exists()
+        """One query per request, never cached: a logout or a revoked device stops syncing at once, not when its
+        access token expires."""
+        row = await self.scope(
+            {"user_id": claims.user_id, "desa": desa_code, "device_id": claims.device_id or "", "now": utcnow()}
         )
-        query = (
-            select_columns(col(User.username), col(User.role), col(User.active), col(Assignment.id), device_live)
-            .outerjoin(Assignment, assigned)
-            .where(col(User.id) == claims.user_id)
-            .limit(1)
-        )
-        async with self.sessions() as session:
-            row = (await session.execute(query)).first()
         if row is None or not row[2]:
             raise Unauthorized("the account no longer exists or is disabled")
         if not row[4]:
             raise Unauthorized("this device was logged out or revoked: log in again")
+        # Role(...) takes both the enum (through SQLAlchemy) and its stored name (sqlite3: names equal values).
         return Principal(claims.user_id, row[0], Role(row[1]), claims.device_id), row[3] is not None
 
     async def databases(self, authorization: str | None) -> list[str]:

@@ -8,17 +8,17 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from replication.couch import CouchClient
 from replication.errors import CouchConflict, CouchError
 from server.core.errors import ServiceUnavailable
 from server.gateway.access import Principal
+from server.gateway.upstream import Upstream
 from server.gateway.validation import Accepted, Outcome, Refusal
 
 log = logging.getLogger(__name__)
 
 
 class SyncIssues:
-    def __init__(self, couch: CouchClient) -> None:
+    def __init__(self, couch: Upstream) -> None:
         self.couch = couch
 
     async def record_refusals(

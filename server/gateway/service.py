@@ -18,12 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import httpx
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from replication.couch import CouchClient
 from replication.errors import CouchError, CouchUnavailable
 from server.core.errors import BadRequest, Forbidden, PayloadTooLarge, RequestTimeout, ServiceUnavailable
 from server.core.metrics import Metrics
@@ -32,6 +30,7 @@ from server.gateway.access import Principal, SyncAccess
 from server.gateway.issues import SyncIssues, issue_id
 from server.gateway.multipart import build_related, parse_related
 from server.gateway.paths import SyncPath, Target
+from server.gateway.upstream import Upstream, UpstreamResponse
 from server.gateway.validation import DocumentValidator, IncomingDoc, Refusal, WriteContext
 
 log = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ def _json_response(status: int, body: Any) -> Response:
 class Gateway:
     def __init__(
         self,
-        couch: CouchClient,
+        upstream: Upstream,
         access: SyncAccess,
         validator: DocumentValidator,
         metrics: Metrics,
@@ -130,7 +129,7 @@ class Gateway:
         max_batch_docs: int,
         body_idle_timeout_s: float,
     ) -> None:
-        self.couch = couch
+        self.upstream = upstream
         self.access = access
         self.validator = validator
         self.metrics = metrics
@@ -138,7 +137,7 @@ class Gateway:
         self.longpoll_max_s = longpoll_max_s
         self.max_batch_docs = max_batch_docs
         self.body_idle_timeout_s = body_idle_timeout_s
-        self.issues = SyncIssues(couch)
+        self.issues = SyncIssues(upstream)
         self._root_uuid: str | None = None
 
     # --- entry --------------------------------------------------------------------------------------------
@@ -172,10 +171,10 @@ class Gateway:
         (a device's replication id stays put across restarts and logins) and differs between backends."""
         if self._root_uuid is None:
             try:
-                backend = await self.couch.server_info()
+                backend = await self.upstream.server_info()
             except CouchError as exc:
                 raise ServiceUnavailable("the database server is not reachable") from exc
-            backend_id = str(backend.get("uuid") or self.couch.base_url)
+            backend_id = str(backend.get("uuid") or self.upstream.base_url)
             self._root_uuid = uuid.uuid5(uuid.NAMESPACE_URL, f"simpul-gateway:{backend_id}").hex
         return {
             "couchdb": "Welcome",
@@ -194,7 +193,11 @@ class Gateway:
                 raise ServiceUnavailable(f"{target.db} is not provisioned yet")
             return response
         if request.method == "PUT":
-            if await self.couch.database_exists(target.db):
+            try:
+                exists = await self.upstream.database_exists(target.db)
+            except CouchUnavailable as exc:
+                raise ServiceUnavailable("the database server is not reachable; try again") from exc
+            if exists:
                 return _json_response(412, {"error": "file_exists", "reason": "The database already exists."})
             raise Forbidden("devices cannot create databases")
         if request.method == "POST":
@@ -316,7 +319,7 @@ class Gateway:
         upstream: list[dict[str, Any]] = []
         if accepted:
             try:
-                upstream = await self.couch.bulk_docs(target.db, accepted, new_edits=new_edits)
+                upstream = await self.upstream.bulk_docs(target.db, accepted, new_edits=new_edits)
             except CouchUnavailable as exc:
                 raise ServiceUnavailable("the database server is not reachable; try again") from exc
         failed = {r.get("id") for r in upstream if r.get("error")}
@@ -419,7 +422,7 @@ class Gateway:
         current: dict[str, str] = {}
         if ids or issue_ids:
             try:
-                current = await self.couch.current_revs(db, sorted(ids | issue_ids))
+                current = await self.upstream.current_revs(db, sorted(ids | issue_ids))
             except CouchUnavailable as exc:
                 raise ServiceUnavailable("the database server is not reachable; try again") from exc
         existing = {i: rev for i, rev in current.items() if i in ids}
@@ -428,7 +431,7 @@ class Gateway:
 
     async def _backend(self, method: str, path: str, *, what: str) -> Any:
         try:
-            return await self.couch.request(method, path, what=what)
+            return await self.upstream.request(method, path, what=what)
         except CouchUnavailable as exc:
             raise ServiceUnavailable("the database server is not reachable; try again") from exc
 
@@ -484,13 +487,13 @@ class Gateway:
         if content_type:
             headers["content-type"] = content_type
         url = upstream_path + (f"?{raw_query}" if raw_query else "")
-        _stays_inside(upstream_path, self.couch.base_url)
+        _stays_inside(upstream_path, self.upstream)
         if body is None and request.method in ("POST", "PUT"):
             body = await self._read_body(request)
         deadline = time.monotonic() + longpoll_deadline_s if longpoll_deadline_s is not None else None
         stack = AsyncExitStack()
         opening = stack.enter_async_context(
-            self.couch.stream(request.method, url, headers=headers, content=body, read_timeout_s=read_timeout_s)
+            self.upstream.stream(request.method, url, headers=headers, content=body, read_timeout_s=read_timeout_s)
         )
         try:
             # Some backends send no headers until the first change or heartbeat: the deadline covers that wait too.
@@ -525,33 +528,35 @@ class Gateway:
         )
 
 
-def _stays_inside(upstream_path: str, base_url: str) -> None:
-    """Defence in depth for the scope check: the path CouchDB will see, after the HTTP client's normalisation,
-    must still be the database the request was authorised for."""
+def _stays_inside(upstream_path: str, upstream: Upstream) -> None:
+    """Defence in depth for the scope check: the path CouchDB will see must still be the database the request was
+    authorised for, and hold no dot segment that a server or proxy on the way could resolve out of it."""
     db = upstream_path.split("/", 2)[1]
-    seen = httpx.URL(base_url + upstream_path).raw_path.decode("latin-1")
-    base = httpx.URL(base_url).raw_path.decode("latin-1").rstrip("/")
+    seen = upstream.url(upstream_path).raw_path
+    base = upstream.url("").raw_path.rstrip("/")
     if not (seen == f"{base}/{db}" or seen.startswith(f"{base}/{db}/")):
+        raise Forbidden("the path leaves the database")
+    if any(segment in (".", "..") for segment in seen[len(base) :].split("/")):
         raise Forbidden("the path leaves the database")
 
 
-async def _read_whole(upstream: httpx.Response, stack: AsyncExitStack) -> bytes:
+async def _read_whole(upstream: UpstreamResponse, stack: AsyncExitStack) -> bytes:
     try:
-        return await upstream.aread()
-    except httpx.TransportError as exc:
+        return await upstream.read()
+    except CouchUnavailable as exc:
         raise ServiceUnavailable("the database server is not reachable; try again") from exc
     finally:
         await stack.aclose()
 
 
 async def _stream_body(
-    upstream: httpx.Response, stack: AsyncExitStack, deadline: float | None, since: str | None
+    upstream: UpstreamResponse, stack: AsyncExitStack, deadline: float | None, since: str | None
 ) -> AsyncIterator[bytes]:
     """Relay the upstream body. A long-poll is ended at ``deadline`` if no change has come by then (neither
     pouchdb-server nor CouchDB with a heartbeat ends it on their own): whatever has been relayed so far is at
     most the opening ``{"results":[`` and heartbeat newlines, so the gateway closes the array with the client's own
     ``since`` as ``last_seq``, as CouchDB ends a timed-out long-poll."""
-    chunks = upstream.aiter_raw()
+    chunks = upstream.chunks()
     opening = b""  # non-whitespace relayed so far, while it may still be only the opening of the results array
     try:
         while True:
@@ -574,7 +579,7 @@ async def _stream_body(
             if waiting:
                 opening += bytes(chunk.translate(None, b" \t\r\n"))
             yield chunk
-    except httpx.TransportError as exc:
+    except CouchUnavailable as exc:
         # The backend died mid-response: end the client's response with an error (the connection is aborted),
         # never leave the socket open — PouchDB has no client-side timeout.
         raise ConnectionAbortedError("upstream connection lost") from exc
