@@ -3,8 +3,8 @@
 Every request of a device becomes one or more requests to CouchDB, and pouchdb-server answers one in a few
 milliseconds, so the client's own cost per request weighs as much as the backend's. httpx's async client costs
 about 1.1 ms of CPU per request on the 2-core development machine, aiohttp's about 0.3 ms (same loop, same server,
-``GET /{db}/``); on a machine where the gateway, CouchDB and the devices share two cores that difference is most of
-what a device waits for. The rest of the project keeps :class:`replication.couch.CouchClient` (httpx), whose
+``GET /{db}/``), and where the gateway and CouchDB share the cores, every millisecond of CPU is one CouchDB waits
+for. The rest of the project keeps :class:`replication.couch.CouchClient` (httpx), whose
 typed API this mirrors for what the gateway needs.
 
 Paths are sent exactly as given (``yarl.URL(..., encoded=True)``): no re-quoting, no removal of dot segments; the
@@ -82,7 +82,6 @@ class Upstream:
             userpass = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(userpass).decode("ascii")
         self.timeout_s = timeout_s
-        self._timeouts: dict[float | None, aiohttp.ClientTimeout] = {}
         self.session = aiohttp.ClientSession(
             # Idle connections are let go before Node's 5 s keep-alive (pouchdb-server) closes them on its side:
             # a request must never be written into a connection the server is closing at that moment.
@@ -102,14 +101,11 @@ class Upstream:
     async def aclose(self) -> None:
         await self.session.close()
 
-    def _timeout(self, read_timeout_s: float | None) -> aiohttp.ClientTimeout:
-        timeout = self._timeouts.get(read_timeout_s)
-        if timeout is None:
-            timeout = aiohttp.ClientTimeout(
-                total=None, connect=_POOL_WAIT_S + _CONNECT_S, sock_connect=_CONNECT_S, sock_read=read_timeout_s
-            )
-            self._timeouts[read_timeout_s] = timeout
-        return timeout
+    @staticmethod
+    def _timeout(read_timeout_s: float | None) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(
+            total=None, connect=_POOL_WAIT_S + _CONNECT_S, sock_connect=_CONNECT_S, sock_read=read_timeout_s
+        )
 
     def url(self, path: str) -> URL:
         """The URL CouchDB is asked for, as it goes on the wire (nothing re-encoded or normalised)."""
@@ -127,7 +123,7 @@ class Upstream:
     ) -> AsyncIterator[UpstreamResponse]:
         """A raw exchange for the relay: the status is not checked, only transport failures are translated. The
         connection goes back to the pool when the body was read to its end, and is closed otherwise."""
-        what = f"{method} {path.split('?', 1)[0]}"
+        what = f"{method} {_without_ids(path)}"
         if content is None and method in ("POST", "PUT"):
             content = b""
         try:
@@ -203,3 +199,10 @@ class Upstream:
             if value and not value.get("deleted"):
                 revs[row["key"]] = value["rev"]
         return revs
+
+
+def _without_ids(path: str) -> str:
+    """The path for an error message, which may be logged: the database and endpoints, never a document id (a
+    natural-key id may hold a NIK)."""
+    segments = path.split("?", 1)[0].split("/")
+    return "/".join(s if n < 2 or not s or s.startswith("_") else "…" for n, s in enumerate(segments))

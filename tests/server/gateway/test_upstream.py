@@ -87,17 +87,18 @@ def test_a_text_error_body_is_still_an_error() -> None:
         _run(handler, lambda upstream: upstream.request("GET", "/db/doc", what="get doc"))
 
 
-def test_an_unreachable_server_is_unavailable() -> None:
+def test_an_unreachable_server_is_unavailable_and_the_message_names_no_document() -> None:
     async def client(upstream: Upstream) -> Any:
         dead = Upstream(f"http://127.0.0.1:{free_port()}")
         try:
-            async with dead.stream("GET", "/db/") as response:
+            async with dead.stream("GET", "/desa_1/household%3A3510161705800001?revs=true") as response:
                 return response.status_code
         finally:
             await dead.aclose()
 
-    with pytest.raises(CouchUnavailable):
+    with pytest.raises(CouchUnavailable) as raised:
         _run(_answer("200 OK", b"{}"), client)
+    assert "3510161705800001" not in str(raised.value) and "GET /desa_1/…" in str(raised.value)
 
 
 def test_a_response_cut_short_is_unavailable_whole_or_streamed() -> None:
