@@ -52,9 +52,8 @@ class SyncIssues:
           ``status: "resolved"``, ``resolved_by: <the correction's id>``.
 
         Server-owned writes, idempotent (a re-sent batch changes nothing). They never fail the device's write,
-        which is already stored: a failure is logged, and the pipeline, which sees every stored correction, can
-        settle the issue again. A correction synced before the document it corrects was refused (a different
-        device, a later batch) leaves that refusal open until the pipeline settles it.
+        which is already stored: a failure is logged and the issue stays as it was. So does a refusal recorded
+        after its correction was stored (a different device, a later batch): nothing settles it yet.
         """
         plans: dict[str, _Plan] = {}
         for doc, outcome in stored:

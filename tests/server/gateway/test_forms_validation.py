@@ -213,6 +213,27 @@ def test_a_correction_that_supersedes_a_refused_document_resolves_its_issue(
     assert _upstream(couch_server, [issue_id])[issue_id]["_rev"] == issue["_rev"]
 
 
+def test_a_refused_document_fixed_in_place_on_the_device_resolves_its_issue(
+    gateway: GatewayProcess, couch_server, device_factory
+):
+    device = _device(device_factory, gateway)
+    refused = _household_with_bad_nik()
+    device.call("bulk", db=LATENG_DB, docs=[refused])
+    assert set(_denied(_push(device, gateway))) == {refused["_id"]}
+    issue_id = f"sync_issue:{refused['_id']}"
+    assert _upstream(couch_server, [issue_id])[issue_id]["status"] == "open"
+
+    # The pendamping fixes the NIK before the household ever synced: a second revision of the same id.
+    fixed = device.call("get", db=LATENG_DB, id=refused["_id"])
+    fixed["members"][0]["nik"] = HEAD_NIK
+    device.call("bulk", db=LATENG_DB, docs=[fixed])
+    assert _push(device, gateway)["denied"] == []
+
+    stored = _upstream(couch_server, [refused["_id"], issue_id])
+    assert stored[refused["_id"]]["_rev"].startswith("2-")
+    assert stored[issue_id]["status"] == "resolved" and stored[issue_id]["resolved_by"] == refused["_id"]
+
+
 def test_a_batch_with_a_refused_document_and_its_correction_ends_resolved(
     gateway: GatewayProcess, couch_server, device_factory
 ):
