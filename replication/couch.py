@@ -177,15 +177,3 @@ class CouchClient:
             body["new_edits"] = False
         result: list[JSON] = await self.request("POST", f"/{db}/_bulk_docs", json=body, what=f"bulk_docs {db}")
         return result
-
-    async def current_revs(self, db: str, doc_ids: Sequence[str]) -> dict[str, str]:
-        """The winning rev of each of ``doc_ids`` that exists and is not deleted."""
-        if not doc_ids:
-            return {}
-        result = await self.request("POST", f"/{db}/_all_docs", json={"keys": list(doc_ids)}, what=f"revs {db}")
-        revs: dict[str, str] = {}
-        for row in result.get("rows", []):
-            value = row.get("value")
-            if value and not value.get("deleted"):
-                revs[row["key"]] = value["rev"]
-        return revs
