@@ -40,8 +40,9 @@ async def decisions(
     user: VerifierUser, session: SessionDep, feed: FeedDep, cursor: Cursor = None, limit: Limit = 10_000
 ) -> StreamingResponse:
     """Finalised decisions (eligible / not_eligible) in the order they were finalised, one JSON object per line,
-    each with its ``cursor``: pass the last one back to continue. An empty body: nothing new yet. Photos are not
-    included, only links."""
+    each with its ``cursor``: pass the last one back to continue. A case once final that changes again (an
+    objection, a withdrawal, a correction) comes again with ``"final": false``: keep the latest line per
+    ``application_id``. An empty body: nothing new yet. Photos are not included, only links."""
     after = decode_cursor(cursor)
     audit.record(session, user, AuditAction.read, "decision_feed", detail={"after": after, "limit": limit})
     return StreamingResponse(feed.ndjson(after, limit), media_type="application/x-ndjson")

@@ -2,14 +2,18 @@
 finalised, behind a stable, resumable cursor.
 
 **Finalised** means an ``eligible`` or ``not_eligible`` verdict (automated, or after a supervisor's review); the
-other statuses are steps on the way. A case decided again later (a registry change, an objection upheld) appears
-again further on: the consumer keeps the latest line per ``application_id``.
+other statuses are steps on the way, and a case that never reached a final verdict is not in the feed. Once a case
+has been served final, every later change of its verdict is served too, with ``"final": false`` when it is no
+longer final: an objection (``needs_review``), a consent withdrawal or a restriction (``stopped``), a correction
+(``superseded``), a removal (``removed``), new facts that need a field visit. The consumer keeps the latest line per
+``application_id``, so a decision it holds is withdrawn as soon as the case leaves it, not left standing.
 
 **The cursor** is the position in ``case_decisions`` (append-only), wrapped so that consumers treat it as opaque.
 Positions come from the database's id sequence, and on PostgreSQL a transaction can commit a lower id after a
-higher one is visible; a consumer that had read past it would miss it for ever. So the feed serves only decisions
-older than ``settle_s`` (a transaction of the worker lasts milliseconds; the margin is generous), which makes a
-served prefix final: nothing missed, nothing repeated.
+higher one is visible; a consumer that had read past it would miss it for ever. So the feed serves only rows
+recorded more than ``settle_s`` ago (``CaseDecision.decided_at`` is the projection's own clock at the append; a
+transaction of the worker lasts milliseconds; the margin is generous), which makes a served prefix final: nothing
+missed, nothing repeated.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from sqlalchemy import exists, or_
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -57,7 +63,8 @@ def decode_cursor(cursor: str | None) -> int:
 
 
 def feed_line(decision: CaseDecision, desa: str | None) -> dict[str, Any]:
-    """One decision as the verifier receives it: the result as pushed to the device, without photos (links only)."""
+    """One decision as the verifier receives it: the result as pushed to the device, without photos (links only).
+    ``decided_at`` is the result's own (when the verdict was first written), else when it was recorded."""
     result = dict(decision.result)
     for private in ("_id", "_rev", "type"):
         result.pop(private, None)
@@ -68,10 +75,22 @@ def feed_line(decision: CaseDecision, desa: str | None) -> dict[str, Any]:
         "application_id": decision.application_id,
         "desa": desa or result.get("desa"),
         "status": decision.status,
+        "final": decision.status in FINAL_STATUSES,
         "rule_set_version": decision.rule_set_version,
-        "decided_at": decision.decided_at.isoformat(),
+        "decided_at": result.get("decided_at") or decision.decided_at.isoformat(),
         "links": {"case": f"/api/v1/cases/{decision.application_id}"},
     }
+
+
+def _served() -> Any:
+    """Rows in the feed: final verdicts, and every later change of a case already served final."""
+    earlier = aliased(CaseDecision)
+    was_final = exists().where(
+        col(earlier.application_id) == col(CaseDecision.application_id),
+        col(earlier.id) < col(CaseDecision.id),
+        col(earlier.status).in_(FINAL_STATUSES),
+    )
+    return or_(col(CaseDecision.status).in_(FINAL_STATUSES), was_final)
 
 
 class DecisionFeed:
@@ -80,8 +99,8 @@ class DecisionFeed:
         self._settle = timedelta(seconds=settle_s)
 
     async def lines(self, after: int, limit: int, *, now: datetime | None = None) -> AsyncIterator[dict[str, Any]]:
-        """Finalised decisions after position ``after``, at most ``limit``, read a page at a time (each page in a
-        short session of its own, so a slow consumer holds no transaction)."""
+        """Decisions served after position ``after`` (see the module docstring), at most ``limit``, read a page at a
+        time (each page in a short session of its own, so a slow consumer holds no transaction)."""
         horizon = (now or utcnow()) - self._settle
         sent = 0
         while sent < limit:
@@ -91,7 +110,7 @@ class DecisionFeed:
                     .join(CaseRecord, col(CaseRecord.application_id) == col(CaseDecision.application_id), isouter=True)
                     .where(
                         col(CaseDecision.id) > after,
-                        col(CaseDecision.status).in_(FINAL_STATUSES),
+                        _served(),
                         col(CaseDecision.decided_at) <= horizon,
                     )
                     .order_by(col(CaseDecision.id))
@@ -121,6 +140,7 @@ CSV_COLUMNS = [
     "application_id",
     "desa",
     "status",
+    "final",
     "rule_set_version",
     "yearly_benefit",
     "decided_at",
@@ -135,6 +155,8 @@ def _csv_value(line: dict[str, Any], column: str) -> str:
             f"{rule.get('rule')}: {rule.get('outcome')}: {rule.get('reason')}" for rule in line.get("rules") or []
         )
     value = line.get(column)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return "" if value is None else str(value)
 
 

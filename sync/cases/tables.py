@@ -89,6 +89,8 @@ class CaseDecision(SQLModel, table=True):
     rule_set_version: str | None = Field(default=None, max_length=64)
     fingerprint: str = Field(max_length=128)
     result: dict[str, Any] = Field(sa_type=JSON, description="The result document's body as written.")
+    #: When the projection recorded the row (the worker's clock at the append; the result's own ``decided_at`` is
+    #: in ``result``). The decision feed settles rows by it.
     decided_at: datetime = Field(sa_type=UtcDateTime)
 
 

@@ -93,6 +93,53 @@ async def test_only_finalised_decisions_in_order_and_the_cursor_resumes(engine: 
     assert [line["cursor"] for line in everything] == [line["cursor"] for line in first + rest + newer]
 
 
+async def add_history(engine: AsyncEngine, application_id: str, statuses: list[str]) -> None:
+    """One case whose verdict changed through ``statuses``, recorded five minutes ago."""
+    async with AsyncSession(engine) as session:
+        session.add(
+            CaseRecord(
+                application_id=application_id,
+                desa="35.10.16.1014",
+                db_name="desa_3510161014",
+                applicant_nik="3510164101900001",
+                status=statuses[-1],
+            )
+        )
+        for number, status in enumerate(statuses):
+            session.add(
+                CaseDecision(
+                    application_id=application_id,
+                    status=status,
+                    rule_set_version="pkh-2026.1",
+                    fingerprint=f"{application_id}-{number}",
+                    result={"status": status, "decided_at": f"2026-12-01T0{number}:00:00+00:00"},
+                    decided_at=utcnow() - timedelta(minutes=5),
+                )
+            )
+            await session.commit()
+
+
+async def test_a_case_that_leaves_its_final_verdict_comes_again_as_not_final(engine: AsyncEngine):
+    feed = DecisionFeed(async_sessionmaker(engine, class_=AsyncSession), settle_s=30)
+    await add_history(engine, "application:objected", ["waiting", "eligible", "needs_review", "not_eligible"])
+    await add_history(engine, "application:withdrawn", ["eligible", "stopped"])
+    await add_history(engine, "application:never-final", ["waiting", "needs_review", "stopped"])
+
+    lines = await read_all(feed, 0)
+    assert [(line["application_id"], line["status"], line["final"]) for line in lines] == [
+        ("application:objected", "eligible", True),
+        ("application:objected", "needs_review", False),
+        ("application:objected", "not_eligible", True),
+        ("application:withdrawn", "eligible", True),
+        ("application:withdrawn", "stopped", False),
+    ]
+    # The latest line per case is what a consumer keeps: the withdrawn case's decision no longer stands.
+    latest = {line["application_id"]: line for line in lines}
+    assert latest["application:withdrawn"]["final"] is False
+    # The result's own time, not when the row was recorded.
+    assert lines[0]["decided_at"] == "2026-12-01T01:00:00+00:00"
+
+
 async def test_a_decision_younger_than_the_settle_time_waits(engine: AsyncEngine):
     feed = DecisionFeed(async_sessionmaker(engine, class_=AsyncSession), settle_s=30)
     await add_decisions(engine, ["eligible"], at=utcnow())
