@@ -167,6 +167,8 @@ class Gathered:
     people: frozenset[str]
     #: Documents found but unreadable, treated as absent.
     unreadable: tuple[str, ...] = ()
+    #: Every version of the application (itself and the ones it corrects or that correct it).
+    own_applications: frozenset[str] = frozenset()
 
     @property
     def application_id(self) -> str:
@@ -324,4 +326,5 @@ async def gather_case(
         household_id=household_id,
         people=frozenset(people),
         unreadable=tuple(sorted(reader.unreadable)),
+        own_applications=frozenset(own_applications | {application_id}),
     )

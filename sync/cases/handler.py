@@ -6,7 +6,8 @@ included (a document the server removed must re-evaluate what rested on it):
 1. read the document's current state (the change is only a notification);
 2. record it in the projection: its links to other documents, its consent-ledger row, the NIKs of a household;
 3. find the cases it touches: an application → itself (and the versions it corrects); any other document → through
-   the links recorded so far, and for a withdrawal every case naming the person anywhere in the kabupaten;
+   the links recorded so far, for a withdrawal every case naming the person anywhere in the kabupaten, and for a
+   household every case claiming one of its members (the same person in two households);
 4. evaluate each of them (:class:`~sync.cases.processor.CaseProcessor`).
 
 Every case touched is attempted even when one fails; the first failure is then raised so the worker retries the
@@ -165,6 +166,10 @@ async def affected_cases(session: AsyncSession, db: str, doc_id: str) -> list[Ca
             cases |= {(db, version) for version in family}
         case "household":
             cases |= await naming(family, "household")
+            # Another family's case claiming one of these people must learn of this household too.
+            people = PeopleStore(session)
+            claimed = await people.applications_of(await people.of_households(family))
+            cases |= {(case_db, app) for app, case_db in claimed}
         case "consent":
             cases |= await naming(family, "consent")
             households = targets("household")

@@ -11,6 +11,11 @@ then the projection commits in one unit of work. A crash between the two leaves 
 projection; the redo finds the documents already saying so, writes nothing, and commits the projection. A decision
 row is appended when the fingerprint differs from the projection's, so a redo appends it exactly once.
 
+**A person claimed twice.** The same NIK in two applications (or households) is seen by whichever case is
+evaluated second; the first must learn it too. So when an evaluation records NIKs its case did not claim before,
+the other open cases claiming them are made due for the sweeper in the same transaction (crash-safe) and then
+re-evaluated at once, outside this case's lock. Their own claims are unchanged by that, so it goes no further.
+
 **Timers.** ``next_check_at`` is when the sweeper looks again: a registry was down → after
 ``source_retry_s``, doubling up to ``source_retry_max_s``; waiting for a document → when ``task_after_s`` will have
 passed, to raise the field task; otherwise never (a new document or registry change triggers the case instead).
@@ -103,7 +108,19 @@ class CaseProcessor:
             gathered = await gather_case(self._couch, self._uow, db, application_id, waiting_since=waiting_since)
             if gathered is None:
                 return await self._remove(db, application_id, record)
-            return await self._evaluate(gathered, record, now, waiting_since)
+            outcome, sharing = await self._evaluate(gathered, record, now, waiting_since)
+        for other in sharing:
+            # Best effort: a failure here is the sweeper's (the case was made due with this one's projection).
+            try:
+                await self.process(other.db_name, other.application_id)
+            except Exception as exc:
+                log.warning(
+                    "case %s, which shares a person with %s, failed: %s",
+                    other.application_id,
+                    application_id,
+                    type(exc).__name__,
+                )
+        return outcome
 
     async def record_failure(self, application_id: str, error: str) -> None:
         """A background re-evaluation failed: count it and push the case's next re-check back."""
@@ -134,7 +151,9 @@ class CaseProcessor:
 
     async def _evaluate(
         self, gathered: Gathered, record: CaseRecord | None, now: dt.datetime, waiting_since: dt.datetime
-    ) -> CaseOutcome:
+    ) -> tuple[CaseOutcome, list[CaseRecord]]:
+        """The outcome, and the other cases that must be re-evaluated because this one now shares a person with
+        them (see the module docstring)."""
         case = gathered.case
         plan = plan_queries(case, self._rules)
         facts = await fetch_facts(case, plan, self._sources, concurrency=self._settings.lookup_concurrency)
@@ -191,7 +210,9 @@ class CaseProcessor:
                     rule_set_version=verdict.rule_set_version,
                     fingerprint=fingerprint,
                     result=result_body,
-                    decided_at=decided_at,
+                    # The projection's own clock, not the result's: a redo after a crash records an old verdict
+                    # now, and the decision feed settles rows by when they were recorded.
+                    decided_at=self._clock(),
                 )
             row.desa = where.desa
             row.db_name = where.db
@@ -215,10 +236,19 @@ class CaseProcessor:
             row.decided_at = decided_at
             row.updated_at = now
             store.save(row)
-            await PeopleStore(session).replace_for_application(
+            people = PeopleStore(session)
+            claimed_before = await people.of_application(where.application_id)
+            await people.replace_for_application(
                 where.application_id, where.household_id, where.desa, where.db, gathered.people
             )
-        return CaseOutcome(where.application_id, verdict.status.value, changed, written.changed, task_state)
+            sharing: list[CaseRecord] = []
+            newly_claimed = gathered.people - claimed_before
+            if newly_claimed:
+                own = set(gathered.own_applications)
+                others = {app for app, _ in await people.applications_of(newly_claimed) if app not in own}
+                sharing = await store.check_now(others, now)
+        outcome = CaseOutcome(where.application_id, verdict.status.value, changed, written.changed, task_state)
+        return outcome, sharing
 
     async def _push_task(
         self,
@@ -293,7 +323,7 @@ class CaseProcessor:
                     rule_set_version=None,
                     fingerprint=fingerprint,
                     result={k: v for k, v in written.doc.items() if k not in ("_id", "_rev")},
-                    decided_at=_parse_time(written.doc.get("decided_at")) or now,
+                    decided_at=self._clock(),
                 )
                 row.decided_at = _parse_time(written.doc.get("decided_at")) or now
             row.status = SUPERSEDED

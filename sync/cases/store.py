@@ -50,6 +50,15 @@ class CaseStore:
         )
         return list((await self._session.exec(query)).all())
 
+    async def check_now(self, application_ids: Iterable[str], now: datetime) -> list[CaseRecord]:
+        """Make the open cases among ``application_ids`` due for the sweeper now; returns them."""
+        records = [r for r in await self.many(application_ids) if r.status not in CLOSED_STATUSES]
+        for record in records:
+            if record.next_check_at is None or record.next_check_at > now:
+                record.next_check_at = now
+                self.save(record)
+        return records
+
     async def with_kk(self, kk_number: str) -> list[CaseRecord]:
         query = (
             select(CaseRecord)
@@ -132,6 +141,19 @@ class PeopleStore:
                 col(CasePerson.household_id) == household_id, col(CasePerson.application_id).is_(None)
             )
         )
+
+    async def of_application(self, application_id: str) -> set[str]:
+        """The NIKs an application claims, as last recorded."""
+        query = select(CasePerson.nik).where(col(CasePerson.application_id) == application_id)
+        return set((await self._session.exec(query)).all())
+
+    async def of_households(self, household_ids: Iterable[str]) -> set[str]:
+        """The NIKs recorded for any of ``household_ids``, by the households themselves or their applications."""
+        ids = sorted(set(household_ids))
+        if not ids:
+            return set()
+        query = select(CasePerson.nik).where(col(CasePerson.household_id).in_(ids))
+        return set((await self._session.exec(query)).all())
 
     async def applications_of(self, niks: Iterable[str]) -> list[tuple[str, str]]:
         """(application id, database) of every application claiming one of ``niks``."""
