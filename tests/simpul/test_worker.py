@@ -354,11 +354,12 @@ def test_healthz_shows_the_worker_and_sigterm_saves_its_checkpoints(
     assert _decisions(pipeline_env, scenario) == ["not_eligible"]
 
 
-#: Applications written while the worker is killed and restarted (with their households and consents). The pipeline
-#: decides about 4 applications a second on the 2-core development machine (docs/benchmarks.md, "Pipeline"), so
-#: 2,000 take about 8 minutes; the suite runs 300 to stay within minutes. The full run:
-#: ``SIMPUL_TEST_FLOWING_APPLICATIONS=2000 .venv/bin/pytest tests/simpul/test_worker.py -k killed``.
-FLOWING_APPLICATIONS = int(os.environ.get("SIMPUL_TEST_FLOWING_APPLICATIONS", "300"))
+#: Applications written while the worker is killed and restarted (with their households and consents): the 2,000 the
+#: issue asks for. The pipeline decides about 10 applications a second on a quiet 2-core machine (docs/benchmarks.md,
+#: "Pipeline"), so the test takes about four minutes. ``SIMPUL_TEST_FLOWING_APPLICATIONS=300`` for a quicker run.
+FLOWING_APPLICATIONS = int(os.environ.get("SIMPUL_TEST_FLOWING_APPLICATIONS", "2000"))
+#: Kills, at random moments while applications are being written and decided.
+KILLS = 6
 #: Scenarios written per ``_bulk_docs`` request (three documents each).
 BATCH = 20
 
@@ -393,6 +394,7 @@ def _undecided(pipeline_env: PipelineEnv, scenarios: list[Scenario]) -> list[Sce
     return late
 
 
+@pytest.mark.timeout(1800 + FLOWING_APPLICATIONS)
 def test_killed_at_random_points_while_applications_flow_every_one_gets_exactly_one_result(
     pipeline_env: PipelineEnv, worker_factory: Callable[..., WorkerProcess]
 ):
@@ -402,15 +404,18 @@ def test_killed_at_random_points_while_applications_flow_every_one_gets_exactly_
     errors: list[BaseException] = []
     writer = threading.Thread(target=_write_in_batches, args=(pipeline_env, scenarios, 0.5, errors), daemon=True)
     writer.start()
-    for _ in range(3):
-        time.sleep(rng.uniform(2.0, 8.0))
+    # Killed while documents arrive, then while the backlog is worked off: at any step of a case.
+    kills = 0
+    while kills < KILLS and (writer.is_alive() or _undecided(pipeline_env, scenarios)):
+        time.sleep(rng.uniform(3.0, 15.0))
         worker.kill()
+        kills += 1
         worker = worker_factory()
     writer.join()
     assert errors == []
     wait_for(
         lambda: not _undecided(pipeline_env, scenarios),
-        timeout=120 + len(scenarios) * 0.5,  # a safety net well past the ~4 applications/s measured
+        timeout=120 + len(scenarios) * 0.5,  # a safety net well past the ~4 applications/s of a loaded machine
         interval=2,
         what=f"a decided result for each of {len(scenarios)} applications",
     )
