@@ -1,5 +1,6 @@
 """``/api/v1/decisions``: the central verifier's feed (NDJSON, streamed) and its CSV export. Read-only, whole
-region, verifier (and admin) only; every read is audited."""
+region, verifier (and admin) only; every read is audited with the exact span of positions it served (``after <
+id <= until`` of ``case_decisions``), so which cases a verifier received can be answered from the trail."""
 
 from __future__ import annotations
 
@@ -43,9 +44,9 @@ async def decisions(
     each with its ``cursor``: pass the last one back to continue. A case once final that changes again (an
     objection, a withdrawal, a correction) comes again with ``"final": false``: keep the latest line per
     ``application_id``. An empty body: nothing new yet. Photos are not included, only links."""
-    after = decode_cursor(cursor)
-    audit.record(session, user, AuditAction.read, "decision_feed", detail={"after": after, "limit": limit})
-    return StreamingResponse(feed.ndjson(after, limit), media_type="application/x-ndjson")
+    read = await feed.plan(decode_cursor(cursor), limit)
+    audit.record(session, user, AuditAction.read, "decision_feed", detail=read.audit_detail())
+    return StreamingResponse(feed.ndjson(read), media_type="application/x-ndjson")
 
 
 @router.get(
@@ -56,10 +57,10 @@ async def decisions(
 async def decisions_csv(
     user: VerifierUser, session: SessionDep, feed: FeedDep, cursor: Cursor = None, limit: Limit = 10_000
 ) -> StreamingResponse:
-    after = decode_cursor(cursor)
-    audit.record(session, user, AuditAction.read, "decision_feed_csv", detail={"after": after, "limit": limit})
+    read = await feed.plan(decode_cursor(cursor), limit)
+    audit.record(session, user, AuditAction.read, "decision_feed_csv", detail=read.audit_detail())
     return StreamingResponse(
-        feed.csv(after, limit),
+        feed.csv(read),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="keputusan.csv"'},
     )

@@ -23,6 +23,7 @@ import binascii
 import csv
 import io
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -93,28 +94,63 @@ def _served() -> Any:
     return or_(col(CaseDecision.status).in_(FINAL_STATUSES), was_final)
 
 
+@dataclass
+class FeedRead:
+    """One read of the feed: the rows ``after < id <= until`` that were settled at ``horizon``."""
+
+    after: int
+    limit: int
+    horizon: datetime
+    until: int = 0
+    count: int = 0
+
+    def audit_detail(self) -> dict[str, int]:
+        return {"after": self.after, "until": self.until, "lines": self.count, "limit": self.limit}
+
+
 class DecisionFeed:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, settle_s: float) -> None:
         self._sessions = sessions
         self._settle = timedelta(seconds=settle_s)
 
+    async def plan(self, after: int, limit: int, *, now: datetime | None = None) -> FeedRead:
+        """What a read from ``after`` will serve: fixed before the first line, so the audit trail can say exactly
+        which decisions a verifier received (positions ``after < id <= until``)."""
+        read = FeedRead(after=after, limit=limit, horizon=(now or utcnow()) - self._settle)
+        async with self._sessions() as session:
+            statement = (
+                select(col(CaseDecision.id))
+                .where(col(CaseDecision.id) > after, _served(), col(CaseDecision.decided_at) <= read.horizon)
+                .order_by(col(CaseDecision.id))
+                .limit(limit)
+            )
+            ids = [position for position in (await session.exec(statement)).all() if position is not None]
+        if ids:
+            read.until, read.count = ids[-1], len(ids)
+        return read
+
     async def lines(self, after: int, limit: int, *, now: datetime | None = None) -> AsyncIterator[dict[str, Any]]:
-        """Decisions served after position ``after`` (see the module docstring), at most ``limit``, read a page at a
-        time (each page in a short session of its own, so a slow consumer holds no transaction)."""
-        horizon = (now or utcnow()) - self._settle
-        sent = 0
-        while sent < limit:
+        """Decisions served after position ``after`` (see the module docstring), at most ``limit``."""
+        async for line in self.serve(await self.plan(after, limit, now=now)):
+            yield line
+
+    async def serve(self, read: FeedRead) -> AsyncIterator[dict[str, Any]]:
+        """The lines of a planned read, a page at a time (each page in a short session of its own, so a slow
+        consumer holds no transaction)."""
+        after, sent = read.after, 0
+        while sent < read.count:
             async with self._sessions() as session:
                 statement = (
                     select(CaseDecision, CaseRecord.desa)
                     .join(CaseRecord, col(CaseRecord.application_id) == col(CaseDecision.application_id), isouter=True)
                     .where(
                         col(CaseDecision.id) > after,
+                        col(CaseDecision.id) <= read.until,
                         _served(),
-                        col(CaseDecision.decided_at) <= horizon,
+                        col(CaseDecision.decided_at) <= read.horizon,
                     )
                     .order_by(col(CaseDecision.id))
-                    .limit(min(PAGE_ROWS, limit - sent))
+                    .limit(min(PAGE_ROWS, read.count - sent))
                 )
                 rows = list((await session.exec(statement)).all())
             if not rows:
@@ -125,13 +161,13 @@ class DecisionFeed:
                 after = decision.id
                 sent += 1
 
-    async def ndjson(self, after: int, limit: int) -> AsyncIterator[bytes]:
-        async for line in self.lines(after, limit):
+    async def ndjson(self, read: FeedRead) -> AsyncIterator[bytes]:
+        async for line in self.serve(read):
             yield orjson.dumps(line) + b"\n"
 
-    async def csv(self, after: int, limit: int) -> AsyncIterator[bytes]:
+    async def csv(self, read: FeedRead) -> AsyncIterator[bytes]:
         yield _csv_rows([CSV_COLUMNS])
-        async for line in self.lines(after, limit):
+        async for line in self.serve(read):
             yield _csv_rows([[_csv_value(line, column) for column in CSV_COLUMNS]])
 
 

@@ -150,7 +150,7 @@ async def test_a_decision_younger_than_the_settle_time_waits(engine: AsyncEngine
 async def test_csv_has_a_header_and_one_row_per_decision(engine: AsyncEngine):
     feed = DecisionFeed(async_sessionmaker(engine, class_=AsyncSession), settle_s=0)
     await add_decisions(engine, ["eligible", "not_eligible"])
-    body = b"".join([chunk async for chunk in feed.csv(0, 10)]).decode()
+    body = b"".join([chunk async for chunk in feed.csv(await feed.plan(0, 10))]).decode()
     rows = list(csv.DictReader(io.StringIO(body)))
     assert [row["status"] for row in rows] == ["eligible", "not_eligible"]
 
@@ -188,6 +188,10 @@ def test_the_feed_is_for_the_verifier_and_every_read_is_audited(gateway_factory:
     trail = httpx.get(gateway.url + "/api/v1/admin/audit", headers=admin, params={"actor": "verifier"}).json()
     resources = [entry["resource"] for entry in trail["entries"]]
     assert resources.count("decision_feed") >= 2 and "decision_feed_csv" in resources
+    # Each read says exactly which positions it served: the first read served every line the verifier got.
+    first = next(entry for entry in trail["entries"] if entry["resource"] == "decision_feed")
+    assert first["detail"]["after"] == 0 and first["detail"]["lines"] == len(lines)
+    assert encode_cursor(first["detail"]["until"]) == lines[-1]["cursor"]
     assert httpx.get(gateway.url + "/api/v1/admin/audit", headers=verifier).status_code == 403
 
 
