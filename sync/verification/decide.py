@@ -22,6 +22,17 @@ needs_field_verification > not_eligible > eligible. A component claim that fails
 (``eligibility.component``); the other failures decide the case. Missing or contradictory data is never a refusal:
 it is ``unresolved``, and a field visit settles it.
 
+**Contradicted, or not met.** A claim fails only when the data agree with each other and the rule is not met: a
+child whose declared birth date makes them 25 claimed as a school child, a 45-year-old claimed as elderly (the age
+is the one datum such a rule reads, and nothing contradicts it). When the application's claim and the household's
+own data disagree — a component claimed for someone the household does not list, a pregnancy for a member recorded
+as not pregnant or as a man, a school level or status other than the one claimed, a disability other than severe —
+one of the two documents is wrong and only a visit can tell which: the claim is ``unresolved`` and its reason says
+what to check. (Before, these claims failed, and a family whose only claims were of this kind was refused on data
+that contradicted itself.) A claim whose age rule fails is failed even if its level also disagrees: no answer to
+the disagreement could make it qualify. Claims for members the population registry records as deceased or moved
+are not counted (a registry fact, not a contradiction of the device's data).
+
 Reasons and explanations are in Bahasa Indonesia and name people only by their place in the family (see
 :mod:`sync.verification.people`): they are read out to the family.
 
@@ -41,6 +52,33 @@ Decisions taken where the design is silent:
   found".
 - A plan that does not belong to the case (no DTSEN look-up of its KK, allowed or refused) is a programming error:
   :class:`ValueError`.
+- A supervisor-approved field check (a visit recommending "eligible", or evidence attached to the application) that
+  settles what the data left open also confirms the claims it left open: they are counted as the application states
+  them (``eligibility.components_settled``), so a settled family is never "eligible" with no component.
+
+**A supervisor's decision and the facts that came after it.** A ``review:`` document records the decision, the
+reason, the reviewer and the time, not the facts the supervisor saw; the facts carry the date of the event they
+report: a death its ``since``, an employment record its ``since``, a DTSEN household its ``ranking_date``. A fact
+that weighs against the decision and is dated after the day of the review (in WIB, the registries' calendar) is
+new to the supervisor: the decision no longer stands and the case goes back to ``needs_review``
+(``review.facts_changed``, with the new facts and the decision as its data), so a supervisor decides again; it is
+never overturned automatically. Against an ``eligible`` decision: the applicant's or a member's death, an excluding
+employment record (ASN, TNI, Polri, …), a DTSEN ranking above the maximum desil; against a ``not_eligible`` one: a
+DTSEN ranking within the maximum. The answers' own ``as_of`` is not used: it moves with every registry snapshot and
+would re-open every decision at each update, whereas an event date only moves when the event does, so re-evaluating
+with the same facts keeps the decision exactly, and a second decision after the new fact stands again. The limits:
+a fact reported late with an event date on or before the review is taken as one the supervisor knew, and so is a
+death the registry does not date.
+
+**Evidence attached to the application** (no field visit) is reviewed like a visit's evidence, and read as the
+answer to what the case was waiting for when it came after the latest visit (or there is none) and after the
+supervisor's last decision on the case: rejected, the case needs a field visit again (``review.evidence_rejected``,
+a new task), whatever else it waited for; approved, while the case would otherwise need a field visit, it settles
+the open data as an approved visit recommending "eligible" does (``review.evidence_approved``; evidence carries no
+recommendation, so a failed rule still refuses); not yet reviewed while the case would need a field visit, the
+supervisor is asked to review it (``needs_review``). When the case waits for nothing it can answer, evidence is
+information (``review.evidence``), approved or not yet reviewed, so photos taken at registration never stall a clean
+case.
 """
 
 from __future__ import annotations
@@ -117,6 +155,16 @@ _SCHOOL_LEVELS: Mapping[Component, SchoolLevel] = {
     Component.SMA: SchoolLevel.SMA,
 }
 
+#: School levels as a pendamping says them.
+_LEVEL_WORDS: Mapping[SchoolLevel, str] = {
+    SchoolLevel.NONE: "tidak sekolah",
+    SchoolLevel.PAUD: "PAUD",
+    SchoolLevel.SD: "SD",
+    SchoolLevel.SMP: "SMP",
+    SchoolLevel.SMA: "SMA",
+    SchoolLevel.HIGHER: "perguruan tinggi",
+}
+
 _BPJS_SEGMENTS = {
     "pbi": "PBI (iuran dibayar pemerintah)",
     "ppu": "PPU (pekerja penerima upah)",
@@ -132,6 +180,9 @@ _CAPTURE_ORDER = ("household", "consent", "field_visit", "evidence")
 _COMPONENT_BY_VALUE: Mapping[str, Component] = {c.value: c for c in Component}
 
 _WITH_COMPONENTS = frozenset({Status.eligible, Status.needs_review, Status.needs_field_verification})
+
+#: Banyuwangi's time zone: the calendar of the registries' dates, against which a review's day is read.
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
 
 
 def rupiah(amount: int) -> str:
@@ -191,6 +242,15 @@ class _Evaluation:
         self.dtsen_source: tuple[str, dt.date] | None = None
         self.desil_ok = False
         self.counted: list[ComponentBenefit] = []
+        #: Claims that qualify on the data, and claims the data left open (contradicted or not checkable).
+        self.passed_claims: list[_Claim] = []
+        self.open_claims: list[_Claim] = []
+        #: Claims already recorded as left out by the limits (``eligibility.component_limit``).
+        self.limited: set[int] = set()
+        #: Registry facts a supervisor's decision may not have known (see the module docstring): deaths by NIK with
+        #: their date, excluding employment records by NIK.
+        self.deaths: dict[str, tuple[dt.date | None, list[Datum]]] = {}
+        self.excluding: list[tuple[str, dt.date, str, list[Datum]]] = []
         # Set once the household is known.
         self.household: Doc[Household] | None = case.household
         self.members: dict[str, Member] = {}
@@ -561,6 +621,8 @@ class _Evaluation:
         else:
             what = "meninggal dunia" if ans.status is LifeStatus.deceased else "pindah keluar daerah"
             self.not_counted.setdefault(nik, f"tercatat {what}")
+            if ans.status is LifeStatus.deceased:
+                self.deaths[nik] = (ans.since, data)
             self.add(
                 "identity.life_status",
                 Outcome.info,
@@ -689,11 +751,20 @@ class _Evaluation:
             member = self.members.get(nik)
             base = [self.applied("component", component.value)]
             if member is None:
+                # The application names someone its own household data do not list: one of the two is wrong.
+                unresolved = True
+                self.open_claims.append(_Claim(index, component, nik, self.rules.amount(component)))
+                whom = (
+                    UNLISTED
+                    if self.label(nik) == UNLISTED
+                    else f"{self.label(nik)}, yang tidak tercatat di data keluarga"
+                )
                 self.add(
                     "eligibility.component",
-                    Outcome.failed,
-                    f"Komponen {what}: orang ini tidak tercatat di data keluarga",
-                    base,
+                    Outcome.unresolved,
+                    f"Komponen {COMPONENT_WORDS[component]} diajukan untuk {whom}; pastikan apakah ia anggota "
+                    "keluarga ini dan perbarui data keluarga atau pengajuan",
+                    [*base, self.declared("listed_in_household", False)],
                     member_nik=nik,
                 )
                 continue
@@ -707,7 +778,18 @@ class _Evaluation:
                     member_nik=nik,
                 )
                 continue
-            problem, data = self.declared_component(component, member)
+            problem, check, data = self.declared_component(component, member)
+            if problem is not None and check is not None:
+                unresolved = True
+                self.open_claims.append(_Claim(index, component, nik, self.rules.amount(component)))
+                self.add(
+                    "eligibility.component",
+                    Outcome.unresolved,
+                    f"Komponen {what}: {problem}; {check}",
+                    [*base, *data],
+                    member_nik=nik,
+                )
+                continue
             if problem is not None:
                 self.add(
                     "eligibility.component",
@@ -720,6 +802,7 @@ class _Evaluation:
             if self.refused(Query.identity, nik) and not self.refused(Query.identity, self.applicant):
                 unresolved = True
                 self.consent_needed = True
+                self.open_claims.append(_Claim(index, component, nik, self.rules.amount(component)))
                 self.add(
                     "eligibility.component",
                     Outcome.unresolved,
@@ -732,6 +815,7 @@ class _Evaluation:
             contradiction, dtsen_data = self.dtsen_component(component, nik)
             if contradiction is not None:
                 unresolved = True
+                self.open_claims.append(_Claim(index, component, nik, self.rules.amount(component)))
                 self.add(
                     "eligibility.component",
                     Outcome.unresolved,
@@ -750,6 +834,7 @@ class _Evaluation:
             )
             passed.append(_Claim(index, component, nik, amount))
 
+        self.passed_claims = passed
         counted = self.count(passed)
         self.counted = [ComponentBenefit(c.component.value, c.nik, c.amount, c.index in counted) for c in passed]
         total = sum(c.amount for c in passed if c.index in counted)
@@ -778,10 +863,13 @@ class _Evaluation:
                 [Datum("components_claimed", len(self.application.components), _device(self.case.application), None)],
             )
 
-    def count(self, passed: list[_Claim]) -> set[int]:
+    def count(self, claims: list[_Claim]) -> set[int]:
         """Which qualifying claims are counted: one component per person (when the rule set says so), each
-        component up to its cap, then the highest-valued up to the maximum; ties keep the application's order."""
-        by_value = sorted(passed, key=lambda c: (-c.amount, c.index))
+        component up to its cap, then the highest-valued up to the maximum; ties keep the application's order.
+
+        A claim left out is recorded once (``eligibility.component_limit``), even when a settled field check counts
+        again with more claims (:meth:`count_settled`)."""
+        by_value = sorted(claims, key=lambda c: (-c.amount, c.index))
         kept: list[_Claim] = []
         people: set[str] = set()
         per_component: dict[Component, int] = {}
@@ -796,33 +884,76 @@ class _Evaluation:
             elif len(kept) >= self.rules.max_components:
                 reason = f"paling banyak {self.rules.max_components} komponen dihitung, yang nilainya tertinggi"
             if reason is not None:
-                self.add(
-                    "eligibility.component_limit",
-                    Outcome.info,
-                    f"Komponen {label} tidak dihitung: {reason}",
-                    [Datum("component", claim.component.value, self.rule_source, None)],
-                    member_nik=claim.nik,
-                )
+                if claim.index not in self.limited:
+                    self.limited.add(claim.index)
+                    self.add(
+                        "eligibility.component_limit",
+                        Outcome.info,
+                        f"Komponen {label} tidak dihitung: {reason}",
+                        [Datum("component", claim.component.value, self.rule_source, None)],
+                        member_nik=claim.nik,
+                    )
                 continue
             kept.append(claim)
             people.add(claim.nik)
             per_component[claim.component] = per_component.get(claim.component, 0) + 1
         return {c.index for c in kept}
 
-    def declared_component(self, component: Component, member: Member) -> tuple[str | None, list[Datum]]:
-        """Does ``member`` qualify for ``component`` on the household's declared data? (problem or None, data)"""
+    def count_settled(self) -> None:
+        """A supervisor-approved field check settled the case: the claims the data left open count as applied."""
+        if not self.open_claims:
+            return
+        claims = sorted([*self.passed_claims, *self.open_claims], key=lambda c: c.index)
+        counted = self.count(claims)
+        self.counted = [ComponentBenefit(c.component.value, c.nik, c.amount, c.index in counted) for c in claims]
+        total = sum(c.amount for c in claims if c.index in counted)
+        self.add(
+            "eligibility.components_settled",
+            Outcome.passed,
+            f"Komponen yang dipastikan di lapangan ikut dihitung: {len(counted)} komponen; perkiraan bantuan "
+            f"{rupiah(total)} setahun",
+            [
+                Datum("components_settled", len(self.open_claims), self.rule_source, None),
+                Datum("components_counted", len(counted), self.rule_source, None),
+                Datum("yearly_benefit", total, self.rule_source, None),
+            ],
+        )
+
+    def declared_component(self, component: Component, member: Member) -> tuple[str | None, str | None, list[Datum]]:
+        """Does ``member`` qualify for ``component`` on the household's declared data?
+
+        ``(problem, check, data)``: no problem, the claim qualifies; a problem without ``check``, the data agree and
+        the rule is not met (the claim fails); a problem with ``check``, the application's claim and the household's
+        own data contradict each other and ``check`` says what a visit must establish (the claim is unresolved).
+        Age rules read the birth date alone, so they are never contradicted here and are checked first: a claim
+        failing its age rule cannot qualify whatever else a visit finds.
+        """
         age = self.age(member)
         age_datum = self.declared("age", age)
         if component is Component.PREGNANT_POSTPARTUM:
-            data = [self.declared("maternal_status", member.maternal_status.value)]
-            if member.sex is not Sex.FEMALE or member.maternal_status is MaternalStatus.NONE:
-                return "tidak tercatat sedang hamil atau nifas", data
-            return None, data
+            data = [
+                self.declared("sex", member.sex.value),
+                self.declared("maternal_status", member.maternal_status.value),
+            ]
+            claimed = "pengajuan menyebut sedang hamil atau nifas"
+            if member.sex is not Sex.FEMALE:
+                return (
+                    f"{claimed}, tetapi data keluarga mencatatnya sebagai laki-laki",
+                    "pastikan siapa yang hamil atau nifas, lalu perbaiki data keluarga atau pengajuan",
+                    data,
+                )
+            if member.maternal_status is MaternalStatus.NONE:
+                return (
+                    f"{claimed}, tetapi data keluarga mencatatnya tidak hamil atau nifas",
+                    "pastikan kehamilan atau masa nifasnya (buku KIA)",
+                    data,
+                )
+            return None, None, data
         if component is Component.EARLY_CHILDHOOD:
             limit = self.rules.early_childhood_max_age
             if age > limit:
-                return f"berusia {age} tahun, di atas {limit} tahun", [age_datum]
-            return None, [age_datum]
+                return f"berusia {age} tahun, di atas {limit} tahun", None, [age_datum]
+            return None, None, [age_datum]
         if component in _SCHOOL_LEVELS:
             level = _SCHOOL_LEVELS[component]
             data = [
@@ -832,20 +963,35 @@ class _Evaluation:
             ]
             span = self.rules.school_age
             if age not in span:
-                return f"berusia {age} tahun, di luar usia sekolah {span.min}–{span.max} tahun", data
+                return f"berusia {age} tahun, di luar usia sekolah {span.min}–{span.max} tahun", None, data
             if member.school_level is not level or member.school_status is not SchoolStatus.ENROLLED:
-                return f"tidak tercatat sedang bersekolah di jenjang {level.value.upper()}", data
-            return None, data
+                recorded = (
+                    "tidak pernah bersekolah"
+                    if member.school_level is SchoolLevel.NONE
+                    else f"jenjang {_LEVEL_WORDS[member.school_level]}, {member.school_status.label.lower()}"
+                )
+                return (
+                    f"pengajuan menyebut sedang bersekolah di jenjang {_LEVEL_WORDS[level]}, tetapi data keluarga "
+                    f"mencatat {recorded}",
+                    "pastikan jenjang dan status sekolahnya (kartu pelajar, rapor, atau surat keterangan sekolah)",
+                    data,
+                )
+            return None, None, data
         if component is Component.SEVERE_DISABILITY:
             data = [self.declared("disability", member.disability.value)]
             if member.disability is not Disability.SEVERE:
-                return "tidak tercatat sebagai penyandang disabilitas berat", data
-            return None, data
+                recorded = "tanpa disabilitas" if member.disability is Disability.NONE else "disabilitas ringan/sedang"
+                return (
+                    f"pengajuan menyebut disabilitas berat, tetapi data keluarga mencatatnya {recorded}",
+                    "pastikan tingkat disabilitasnya (surat keterangan disabilitas)",
+                    data,
+                )
+            return None, None, data
         # Component.ELDERLY
         limit = self.rules.elderly_age
         if age < limit:
-            return f"berusia {age} tahun, belum {limit} tahun", [age_datum]
-        return None, [age_datum]
+            return f"berusia {age} tahun, belum {limit} tahun", None, [age_datum]
+        return None, None, [age_datum]
 
     def dtsen_component(self, component: Component, nik: str) -> tuple[str | None, list[Datum]]:
         """Does DTSEN contradict a claim that qualifies on the declared data? Only when DTSEN has the member."""
@@ -893,17 +1039,19 @@ class _Evaluation:
             for r in excluding:
                 kind = EMPLOYMENT_WORDS[r.kind]
                 status = f"{kind} yang masih aktif" if r.active else f"pensiunan {kind}"
+                data = [
+                    Datum("employment_kind", r.kind.value, r.source, r.as_of),
+                    Datum("active", r.active, r.source, r.as_of),
+                    Datum("retired", r.retired, r.source, r.as_of),
+                    Datum("since", r.since, r.source, r.as_of),
+                ]
+                self.excluding.append((nik, r.since, status, data))
                 self.add(
                     "eligibility.exclusion",
                     Outcome.failed,
                     f"{label} tercatat sebagai {status}; keluarga dengan anggota seperti ini tidak termasuk "
                     "sasaran PKH",
-                    [
-                        Datum("employment_kind", r.kind.value, r.source, r.as_of),
-                        Datum("active", r.active, r.source, r.as_of),
-                        Datum("retired", r.retired, r.source, r.as_of),
-                        Datum("since", r.since, r.source, r.as_of),
-                    ],
+                    data,
                     member_nik=nik,
                 )
             if not excluding:
@@ -998,12 +1146,13 @@ class _Evaluation:
     # -- 7. humans -------------------------------------------------------------------------------------------
 
     def humans(self) -> None:
-        """Objections, field visits and the supervisors' reviews of them (``case.reviews``).
+        """Objections, field visits, evidence and the supervisors' reviews of them (``case.reviews``).
 
-        A supervisor's decision on the case settles it, unless the family objected or a visit was recorded after
-        it. Field evidence all approved lets the visit's recommendation settle what the data left unresolved
-        (a recommendation that contradicts a failed rule goes back to the supervisor); evidence rejected asks for
-        a new visit; evidence not yet reviewed waits for the supervisor.
+        A supervisor's decision on the case settles it, unless the family objected, a visit or evidence was recorded
+        after it, or a registry fact dated after it weighs against it (:meth:`facts_since`). Field evidence all
+        approved lets the visit's recommendation settle what the data left unresolved (a recommendation that
+        contradicts a failed rule goes back to the supervisor); evidence rejected asks for a new visit; evidence not
+        yet reviewed waits for the supervisor. Evidence attached to the application: :meth:`application_evidence`.
         """
         decision = self.latest_review(ReviewSubject.case, self.case.application.id)
         decided_at = decision.body.reviewed_at if decision else None
@@ -1059,10 +1208,7 @@ class _Evaluation:
                 )
                 continue
             reviewed = [review for review in reviews if review is not None]
-            data += [
-                Datum(f"review:{r.body.evidence_id}", r.body.decision, "supervisor", r.body.reviewed_at.date())
-                for r in reviewed
-            ]
+            data += [self.review_datum(r) for r in reviewed]
             rejected = [r for r in reviewed if r.body.decision == "rejected"]
             if rejected:
                 self.add(
@@ -1074,22 +1220,143 @@ class _Evaluation:
                 )
             else:
                 self.field_approved(visit, data)
+        later_input |= self.application_evidence(visits[-1] if visits else None, answered)
         if decision is not None and not later_input:
-            self.supervisor = decision
-            self.add(
-                "review.supervisor",
-                Outcome.passed if decision.body.decision == Status.eligible else Outcome.failed,
-                f"Diputuskan supervisor: {decision.body.reason.rstrip('.')}",
-                [Datum("decision", decision.body.decision, "supervisor", decision.body.reviewed_at.date())],
-            )
-        loose = sorted((ev for ev in self.case.evidence if ev.body.field_visit_id is None), key=lambda d: d.id)
-        if loose:
+            changes = self.facts_since(decision)
+            if changes:
+                word = "layak" if decision.body.decision == Status.eligible else "belum memenuhi syarat"
+                self.add(
+                    "review.facts_changed",
+                    Outcome.review,
+                    f"Setelah supervisor memutuskan keluarga {word}, ada data baru: {_join([c for c, _ in changes])}; "
+                    "supervisor akan memutuskan ulang",
+                    [self.decision_datum(decision), *(d for _, data in changes for d in data)],
+                )
+            else:
+                self.supervisor = decision
+                self.add(
+                    "review.supervisor",
+                    Outcome.passed if decision.body.decision == Status.eligible else Outcome.failed,
+                    f"Diputuskan supervisor: {decision.body.reason.rstrip('.')}",
+                    [self.decision_datum(decision)],
+                )
+
+    @staticmethod
+    def review_datum(review: Doc[Review]) -> Datum:
+        return Datum(
+            f"review:{review.body.evidence_id}", review.body.decision, "supervisor", review.body.reviewed_at.date()
+        )
+
+    @staticmethod
+    def decision_datum(decision: Doc[Review]) -> Datum:
+        return Datum("decision", decision.body.decision, "supervisor", decision.body.reviewed_at.date())
+
+    def application_evidence(
+        self, latest_visit: Doc[FieldVisit] | None, answered: Callable[[dt.datetime], bool]
+    ) -> bool:
+        """Evidence attached to the application itself (no visit), read as described in the module docstring.
+
+        Only evidence captured after the latest visit and after the supervisor's decision is the case's current
+        answer; earlier evidence was followed by a visit or a decision and is information. Returns whether the
+        current evidence is new input a standing decision of the supervisor must give way to.
+        """
+        loose = sorted(
+            (ev for ev in self.case.evidence if ev.body.field_visit_id is None),
+            key=lambda d: (d.body.captured_at, d.id),
+        )
+        after = latest_visit.body.captured_at if latest_visit is not None else None
+        current = [
+            ev for ev in loose if not answered(ev.body.captured_at) and (after is None or ev.body.captured_at > after)
+        ]
+        earlier = [ev for ev in loose if ev not in current]
+        if earlier:
             self.add(
                 "review.evidence",
                 Outcome.info,
-                "Bukti foto untuk pengajuan ini sudah diterima",
-                [Datum("photos", len(ev.body.photos), _device(ev), ev.body.captured_at.date()) for ev in loose],
+                "Bukti foto untuk pengajuan ini sebelumnya sudah ditinjau",
+                [self.photos_datum(ev) for ev in earlier],
             )
+        if not current:
+            return False
+        reviews = [self.latest_review(ReviewSubject.evidence, ev.id) for ev in current]
+        data = [self.photos_datum(ev) for ev in current] + [self.review_datum(r) for r in reviews if r is not None]
+        rejected = [r for r in reviews if r is not None and r.body.decision == "rejected"]
+        if rejected:
+            # Like a visit's evidence rejected: the supervisor does not accept what the case rests on, and a visit
+            # must establish it, whatever an earlier approved visit settled.
+            self.field_settled = False
+            self.add(
+                "review.evidence_rejected",
+                Outcome.unresolved,
+                f"Bukti foto untuk pengajuan ditolak supervisor ({rejected[0].body.reason.rstrip('.')}); kunjungan "
+                "lapangan diperlukan",
+                data,
+            )
+            return True
+        waiting = not self.field_settled and any(r.outcome is Outcome.unresolved for r in self.results)
+        pending = any(r is None for r in reviews)
+        if not waiting:
+            self.add(
+                "review.evidence",
+                Outcome.info,
+                "Bukti foto untuk pengajuan ini sudah diterima" + ("" if pending else " dan disetujui supervisor"),
+                data,
+            )
+            return False
+        if pending:
+            self.add(
+                "review.evidence",
+                Outcome.review,
+                "Bukti foto untuk pengajuan ini sudah diterima; bukti menunggu persetujuan supervisor",
+                data,
+            )
+            return True
+        self.field_settled = True
+        self.add(
+            "review.evidence_approved",
+            Outcome.passed,
+            "Bukti foto untuk pengajuan disetujui supervisor dan menjawab hal yang perlu dipastikan",
+            data,
+        )
+        return True
+
+    @staticmethod
+    def photos_datum(ev: Doc[Evidence]) -> Datum:
+        return Datum("photos", len(ev.body.photos), _device(ev), ev.body.captured_at.date())
+
+    def facts_since(self, decision: Doc[Review]) -> list[tuple[str, list[Datum]]]:
+        """Registry facts dated after the day of the supervisor's decision that weigh against it, each as (words,
+        data); see the module docstring for why event dates, and why only facts against the decision."""
+        day = decision.body.reviewed_at.astimezone(WIB).date()
+        changes: list[tuple[str, list[Datum]]] = []
+        dtsen = self.dtsen
+        limit = self.rules.max_desil
+        reranked = dtsen is not None and dtsen.ranking_date > day
+        if decision.body.decision == Status.eligible:
+            for nik in self.people():
+                since, data = self.deaths.get(nik, (None, []))
+                if since is not None and since > day:
+                    changes.append((f"{self.label(nik)} tercatat meninggal dunia", data))
+            for nik, since, status, data in sorted(self.excluding, key=lambda e: (e[0], e[1], e[2])):
+                if since > day:
+                    changes.append((f"{self.label(nik)} tercatat sebagai {status}", data))
+            if reranked and dtsen is not None and dtsen.desil > limit:
+                changes.append(
+                    (f"desil keluarga di DTSEN kini {dtsen.desil}, di atas batas desil {limit}", self.ranking_data())
+                )
+        elif reranked and dtsen is not None and dtsen.desil <= limit:
+            changes.append(
+                (f"desil keluarga di DTSEN kini {dtsen.desil}, dalam batas desil {limit}", self.ranking_data())
+            )
+        return changes
+
+    def ranking_data(self) -> list[Datum]:
+        assert self.dtsen is not None
+        return [
+            self.dtsen_datum("desil", self.dtsen.desil),
+            self.dtsen_datum("ranking_date", self.dtsen.ranking_date),
+            Datum("max_desil", self.rules.max_desil, self.rule_source, None),
+        ]
 
     def field_approved(self, visit: Doc[FieldVisit], data: list[Datum]) -> None:
         """The latest visit's evidence is approved: its recommendation settles what the data left open."""
@@ -1156,6 +1423,8 @@ class _Evaluation:
 
     def verdict(self) -> Verdict:
         status = self.status()
+        if self.field_settled and status in _WITH_COMPONENTS:
+            self.count_settled()
         task = None
         if status is Status.needs_field_verification:
             reasons = tuple(dict.fromkeys(r.reason for r in self.results if r.outcome is Outcome.unresolved))
@@ -1198,7 +1467,10 @@ class _Evaluation:
                 "Pemeriksaan akan dilanjutkan otomatis; keluarga tidak perlu mengajukan ulang."
             )
         if status is Status.needs_review:
-            reasons = self.first(Outcome.review)
+            # New facts after a supervisor's decision come first: they are why the case is back with a supervisor.
+            reasons = self.first(Outcome.review, lambda r: r.rule == "review.facts_changed") or self.first(
+                Outcome.review
+            )
             return (
                 f"Pengajuan ini akan diputuskan oleh supervisor. {_sentence(reasons[0])} "
                 "Pendamping akan menyampaikan hasilnya."

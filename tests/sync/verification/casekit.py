@@ -175,32 +175,53 @@ def field_visit_doc(key: str = "v1", recommendation: str = "eligible") -> Doc[Fi
     return Doc(f"field_visit:{key}", FieldVisit.model_validate(body))
 
 
-def evidence_doc(key: str = "e1", *, field_visit_id: str | None = "field_visit:v1") -> Doc[Evidence]:
+def evidence_doc(
+    key: str = "e1", *, field_visit_id: str | None = "field_visit:v1", captured: str | None = None
+) -> Doc[Evidence]:
+    """Photos for a field visit, or attached to the application itself when ``field_visit_id`` is None."""
     body = _strip(kit.evidence())
     if field_visit_id is None:
         body.update(field_visit_id=None, application_id=APPLICATION_ID)
     else:
         body["field_visit_id"] = field_visit_id
+    if captured is not None:
+        body["captured_at"] = captured
     return Doc(f"evidence:{key}", Evidence.model_validate(body))
 
 
+def application_evidence(key: str = "a1", *, day: int = 20) -> Doc[Evidence]:
+    """Photos attached to the application itself (no field visit), captured on ``day`` of September 2025."""
+    return evidence_doc(key, field_visit_id=None, captured=at(day))
+
+
 def review_doc(
-    decision: str, *, evidence_id: str | None = "evidence:e1", day: int = 26, reason: str = ""
+    decision: str,
+    *,
+    evidence_id: str | None = "evidence:e1",
+    day: int = 26,
+    reason: str = "",
+    reviewed_at: str | None = None,
+    field_visit_id: str | None = "field_visit:v1",
 ) -> Doc[Review]:
     """A supervisor's review: of one evidence document (approved | rejected), or of the case (eligible |
-    not_eligible) when ``evidence_id`` is None."""
+    not_eligible) when ``evidence_id`` is None. ``reviewed_at`` (ISO 8601) overrides ``day``."""
     subject = ReviewSubject.evidence if evidence_id else ReviewSubject.case
     review = Review(
         subject=subject,
         decision=decision,
         reason=reason or "Sesuai hasil pemeriksaan",
         reviewer="spv.banyuwangi",
-        reviewed_at=dt.datetime.fromisoformat(at(day)),
+        reviewed_at=dt.datetime.fromisoformat(reviewed_at or at(day)),
         application_id=APPLICATION_ID,
         evidence_id=evidence_id,
-        field_visit_id="field_visit:v1" if evidence_id else None,
+        field_visit_id=field_visit_id if evidence_id else None,
     )
     return Doc(f"review:{evidence_id or APPLICATION_ID}", review)
+
+
+def application_evidence_review(decision: str, key: str = "a1", *, day: int = 22, reason: str = "") -> Doc[Review]:
+    """A supervisor's review of :func:`application_evidence`."""
+    return review_doc(decision, evidence_id=f"evidence:{key}", day=day, reason=reason, field_visit_id=None)
 
 
 def elsewhere(nik: str = HEAD, *, application_id: str | None = None) -> OtherClaim:

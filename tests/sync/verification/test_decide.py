@@ -41,6 +41,8 @@ from tests.sync.verification.casekit import (
     SPOUSE,
     agreeing_facts,
     application_doc,
+    application_evidence,
+    application_evidence_review,
     case_file,
     consent_doc,
     elsewhere,
@@ -168,6 +170,10 @@ def family(*extra: dict[str, Any], claimed: list[tuple[str, str]]) -> dict[str, 
 
 
 GRANDMA_MEMBER = member(GRANDMA, "1962-03-01", sex="female", relationship="parent", occupation="not_working")
+#: 25 on the reference day, recorded (consistently with an SMA claim) as still at SMA.
+ADULT_STUDENT = member(
+    make_nik(dt.date(2000, 3, 1), serial="0012"), "2000-03-01", school_level="sma", school_status="enrolled"
+)
 OUTSIDE_APPLICATION = application_doc(applicant_nik=OUTSIDER)
 
 
@@ -302,11 +308,14 @@ CASES = [
         facts=dtsen_households(2),
     ),
     # --- components ---
+    # A claim the household's own data contradict is unresolved, never failed: one of the two documents is wrong
+    # and only a visit can tell which (it used to fail, and refuse a family whose only claims were of this kind).
     Case(
-        "claim for someone outside the household",
-        Status.eligible,
-        [("eligibility.component", Outcome.failed), ("eligibility.components", Outcome.passed)],
+        "a claim for someone outside the household needs a field visit",
+        Status.needs_field_verification,
+        [("eligibility.component", Outcome.unresolved), ("eligibility.components", Outcome.passed)],
         claims(("pregnant_postpartum", SPOUSE), ("elderly", OUTSIDER)),
+        absent=[("eligibility.component", Outcome.failed)],
     ),
     Case(
         "dtsen says not pregnant",
@@ -341,16 +350,53 @@ CASES = [
         claims(("smp", PUPIL)),
     ),
     Case(
-        "wrong school level fails the claim",
+        "the only claim for someone outside the household is not a refusal",
+        Status.needs_field_verification,
+        [("eligibility.component", Outcome.unresolved), ("eligibility.components", Outcome.info)],
+        claims(("elderly", OUTSIDER)),
+        absent=[("eligibility.components", Outcome.failed)],
+    ),
+    Case(
+        "a school level that disagrees with the claim needs a field visit",
+        Status.needs_field_verification,
+        [("eligibility.component", Outcome.unresolved), ("eligibility.components", Outcome.info)],
+        claims(("sma", PUPIL)),
+        absent=[("eligibility.component", Outcome.failed), ("eligibility.components", Outcome.failed)],
+    ),
+    Case(
+        "a pregnancy the household does not record needs a field visit",
+        Status.needs_field_verification,
+        [("eligibility.component", Outcome.unresolved)],
+        claims(("pregnant_postpartum", HEAD)),
+        absent=[("eligibility.components", Outcome.failed)],
+    ),
+    Case(
+        "a severe disability the household does not record needs a field visit",
+        Status.needs_field_verification,
+        [("eligibility.component", Outcome.unresolved)],
+        claims(("severe_disability", CHILD)),
+        absent=[("eligibility.components", Outcome.failed)],
+    ),
+    # The data agree with each other and the rule is not met: the claim fails, and with no claim left the family.
+    Case(
+        "a school child aged 25 whose data agree fails normally",
         Status.not_eligible,
         [("eligibility.component", Outcome.failed), ("eligibility.components", Outcome.failed)],
-        claims(("sma", PUPIL)),
+        family(ADULT_STUDENT, claimed=[("sma", ADULT_STUDENT["nik"])]),
+        absent=[("eligibility.component", Outcome.unresolved)],
+    ),
+    Case(
+        "a school child aged 25 fails on age even when the level disagrees",
+        Status.not_eligible,
+        [("eligibility.component", Outcome.failed)],
+        family(ADULT_STUDENT, claimed=[("smp", ADULT_STUDENT["nik"])]),
+        absent=[("eligibility.component", Outcome.unresolved)],
     ),
     Case(
         "no component qualifies",
         Status.not_eligible,
         [("eligibility.components", Outcome.failed)],
-        claims(("elderly", HEAD), ("severe_disability", CHILD)),
+        claims(("elderly", HEAD), ("early_childhood", PUPIL)),
     ),
     Case(
         "an unresolved claim is not a refusal",
@@ -587,6 +633,49 @@ CASES = [
         {"objections": (objection_doc(),), "reviews": (review_doc("eligible", evidence_id=None),)},
         facts=unavailable(Query.dtsen_household),
     ),
+    Case(
+        "a death after the supervisor's decision goes back to the supervisor",
+        Status.needs_review,
+        [("review.objection", Outcome.info), ("review.facts_changed", Outcome.review)],
+        {"objections": (objection_doc(),), "reviews": (review_doc("eligible", evidence_id=None),)},
+        facts=lambda f: patch(f, "life_status", HEAD, status=LifeStatus.deceased, since=dt.date(2025, 9, 30)),
+        absent=[("review.supervisor", Outcome.passed)],
+    ),
+    # --- evidence attached to the application (no field visit) ---
+    Case(
+        "application evidence waits for the supervisor when the case needs a visit",
+        Status.needs_review,
+        [("eligibility.dtsen", Outcome.unresolved), ("review.evidence", Outcome.review)],
+        {"evidence": (application_evidence(),)},
+        facts=dtsen_households(0),
+    ),
+    Case(
+        "approved application evidence settles unresolved data",
+        Status.eligible,
+        [("eligibility.dtsen", Outcome.unresolved), ("review.evidence_approved", Outcome.passed)],
+        {"evidence": (application_evidence(),), "reviews": (application_evidence_review("approved"),)},
+        facts=dtsen_households(0),
+    ),
+    Case(
+        "approved application evidence settles a contradicted claim, which then counts",
+        Status.eligible,
+        [
+            ("eligibility.component", Outcome.unresolved),
+            ("review.evidence_approved", Outcome.passed),
+            ("eligibility.components_settled", Outcome.passed),
+        ],
+        {
+            **claims(("sma", PUPIL)),
+            "evidence": (application_evidence(),),
+            "reviews": (application_evidence_review("approved"),),
+        },
+    ),
+    Case(
+        "rejected application evidence asks for a field visit",
+        Status.needs_field_verification,
+        [("review.evidence_rejected", Outcome.unresolved)],
+        {"evidence": (application_evidence(),), "reviews": (application_evidence_review("rejected"),)},
+    ),
     # --- restriction of processing ---
     Case(
         "restricted applicant",
@@ -788,6 +877,26 @@ def test_a_field_visit_says_the_evidence_awaits_the_supervisor() -> None:
     visit = next(r for r in v.rules if r.rule == "review.field_visit")
     assert "menunggu persetujuan supervisor" in visit.reason
     assert visit.data[0].source == "perangkat/field_visit:v1"
+
+
+def test_a_contradicted_claim_says_what_to_check_on_the_visit() -> None:
+    """The application claims SMA, the household records the same child at SMP: not a refusal, a visit that checks
+    the school level, and the explanation read out to the family says so."""
+    _, _, _, v = run(Case("x", Status.needs_field_verification, case=claims(("sma", PUPIL))))
+    assert v.status is Status.needs_field_verification
+    assert "jenjang SMA" in v.explanation and "jenjang SMP" in v.explanation
+    assert "pastikan jenjang dan status sekolahnya" in v.explanation
+    assert "belum merupakan penolakan" in v.explanation
+    assert v.task is not None and v.task.capture == ("field_visit", "evidence")
+    assert any("pastikan jenjang dan status sekolahnya" in reason for reason in v.task.reasons)
+    claim = next(r for r in v.rules if r.rule == "eligibility.component")
+    assert {("component", "sma"), ("school_level", "smp")} <= {(d.name, d.value) for d in claim.data}
+
+
+def test_a_claim_for_someone_outside_the_household_asks_to_check_the_household() -> None:
+    _, _, _, v = run(Case("x", Status.needs_field_verification, case=claims(("elderly", OUTSIDER))))
+    assert "pastikan apakah ia anggota keluarga ini" in v.explanation
+    assert v.components == ()
 
 
 def test_stopped_says_at_whose_request() -> None:
