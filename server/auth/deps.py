@@ -19,7 +19,7 @@ async def current_user(
 ) -> User:
     if not token:
         raise Unauthorized("missing Authorization: Bearer token")
-    return await service.active_user(session, state.keys.verify(token).user_id)
+    return await service.token_user(session, state.keys.verify(token))
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

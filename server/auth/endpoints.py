@@ -54,7 +54,7 @@ async def refresh(
 
 @router.post("/logout", status_code=204)
 async def logout(user: CurrentUser, session: SessionDep, device_id: Annotated[str, Form(max_length=128)]) -> None:
-    """Revoke this device's refresh tokens (the access token dies with its short life)."""
+    """Revoke this device's refresh tokens; its access tokens stop working on their next request too."""
     assert user.id is not None
     await service.revoke_device(session, user.id, device_id)
 

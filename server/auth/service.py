@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from agent_forms import wilayah
 from server.auth.models import Assignment, RefreshToken, Role, User, utcnow
 from server.auth.passwords import hash_password, verify_password
-from server.auth.tokens import KeyRing
+from server.auth.tokens import AccessClaims, KeyRing
 from server.core.errors import BadRequest, Conflict, RevokedOnReplay, Unauthorized
 
 
@@ -88,6 +88,26 @@ async def active_user(session: AsyncSession, user_id: int) -> User:
     user = await session.get(User, user_id)
     if user is None or not user.active:
         raise Unauthorized("the account no longer exists or is disabled")
+    return user
+
+
+async def token_user(session: AsyncSession, claims: AccessClaims) -> User:
+    """The user of a verified access token, if their account is active and the token's device still holds a live
+    refresh token: a logout, a replayed refresh token or a revoked device ends the API for that device on its next
+    request, as it ends syncing (``server.gateway.access``), not when the access token expires."""
+    user = await active_user(session, claims.user_id)
+    live = await session.exec(
+        select(RefreshToken.id)
+        .where(
+            RefreshToken.user_id == claims.user_id,
+            RefreshToken.device_id == (claims.device_id or ""),
+            col(RefreshToken.revoked_at).is_(None),
+            col(RefreshToken.expires_at) > utcnow(),
+        )
+        .limit(1)
+    )
+    if live.first() is None:
+        raise Unauthorized("this device was logged out or revoked: log in again")
     return user
 
 

@@ -148,6 +148,9 @@ def test_refresh_rotates_and_a_replayed_refresh_token_revokes_the_device(gateway
     assert replay.status_code == 401
     after = httpx.post(gateway.url + "/api/auth/refresh", data={"refresh_token": rotated["refresh_token"]})
     assert after.status_code == 401
+    # The access token issued with the rotated pair dies with it, on the API as on /sync.
+    me = httpx.get(gateway.url + "/api/auth/me", headers={"Authorization": f"Bearer {rotated['access_token']}"})
+    assert me.status_code == 401 and "revoked" in me.json()["detail"]
 
 
 def test_refresh_token_is_bound_to_its_device(gateway: GatewayProcess):
@@ -395,6 +398,22 @@ def test_logout_is_stored_before_it_is_answered(gateway: GatewayProcess):
         )
         again = httpx.post(gateway.url + "/api/auth/refresh", data={"refresh_token": tokens["refresh_token"]})
         assert again.status_code == 401
+        assert httpx.get(gateway.url + "/api/auth/me", headers=headers).status_code == 401
+
+
+def test_a_logged_out_admin_token_reads_no_more_personal_data(gateway: GatewayProcess):
+    tokens = login(gateway.url, "admin.kabupaten", device_id="laptop-1")
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    other = login(gateway.url, "admin.kabupaten", device_id="laptop-2")
+    assert httpx.get(gateway.url + "/api/v1/admin/audit", headers=headers).status_code == 200
+    assert (
+        httpx.post(gateway.url + "/api/auth/logout", data={"device_id": "laptop-1"}, headers=headers).status_code == 204
+    )
+    refused = httpx.get(gateway.url + "/api/v1/admin/audit", headers=headers)
+    assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
+    # The same user's other device is not affected.
+    still = {"Authorization": f"Bearer {other['access_token']}"}
+    assert httpx.get(gateway.url + "/api/v1/admin/audit", headers=still).status_code == 200
 
 
 def test_a_stalled_upload_is_abandoned(gateway_factory):
