@@ -100,7 +100,7 @@ def kinds_of(result: Mapping[str, Any] | None) -> list[ReviewKind]:
         if not isinstance(rule, Mapping) or rule.get("outcome") != "review":
             continue
         name = str(rule.get("rule", ""))
-        if name == "review.field_visit":
+        if name in ("review.field_visit", "review.evidence"):  # field-visit evidence, or attached to the application
             kinds.add(ReviewKind.evidence)
         elif name == "review.objection":
             kinds.add(ReviewKind.objection)

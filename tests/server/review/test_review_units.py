@@ -105,3 +105,6 @@ def test_kinds_come_from_the_decision_trace():
     ]
     assert kinds_of({"rules": rules}) == [ReviewKind.evidence, ReviewKind.objection, ReviewKind.review]
     assert kinds_of(None) == [] and kinds_of({"rules": "junk"}) == []
+    # Evidence attached to the application (no visit) waiting for the supervisor is evidence to review too.
+    attached = [{"rule": "review.evidence", "outcome": "review"}]
+    assert kinds_of({"rules": attached}) == [ReviewKind.evidence]
