@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600
 
+    # --- Audit trail ----------------------------------------------------------------------------------------
+    audit_key: SecretStr | None = Field(
+        None,
+        description="HMAC key of the people's references in the audit trail (server/audit/refs.py); "
+        "unset in development: generated into data_dir.",
+    )
+
     # --- Sync gateway ---------------------------------------------------------------------------------------
     # A real batch: 100 evidence documents with two photos of ~500 kB each, base64 inline, is ~140 MB.
     max_batch_bytes: int = 200 * 1024 * 1024
@@ -115,6 +122,10 @@ class Settings(BaseSettings):
             weak = [kid for kid, key in self.jwt_keys.items() if len(key.get_secret_value()) < 32]
             if weak:
                 raise ValueError(f"JWT keys shorter than 32 characters: {', '.join(weak)}")
+            if self.audit_key is None:
+                raise ValueError("production needs explicit settings: SIMPUL_AUDIT_KEY")
+            if len(self.audit_key.get_secret_value()) < 32:
+                raise ValueError("SIMPUL_AUDIT_KEY is shorter than 32 characters")
         if self.jwt_active_kid and self.jwt_keys and self.jwt_active_kid not in self.jwt_keys:
             raise ValueError("SIMPUL_JWT_ACTIVE_KID names a key that SIMPUL_JWT_KEYS does not hold")
         return self

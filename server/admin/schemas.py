@@ -32,6 +32,8 @@ class AuditEntryPublic(BaseModel):
     action: str
     resource: str
     case_id: str | None
+    #: The person's keyed reference (HMAC-SHA256 of the NIK), never the NIK; filter with ``?nik=``.
+    person_ref: str | None
     detail: dict[str, Any]
 
 

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from server.admin.people import checked_nik
 from server.admin.schemas import AuditEntryPublic, AuditPublic, DeadLetterPublic
 from server.audit import service as audit
+from server.audit.refs import PersonRefs
 from server.core.errors import NotFound
 from sync.deadletters import DeadLetterNotFound, FailureStore
 
@@ -26,8 +28,13 @@ async def request_requeue(session: AsyncSession, dead_letter_id: int, username: 
     return DeadLetterPublic.model_validate(letter, from_attributes=True)
 
 
-async def audit_trail(session: AsyncSession, *, limit: int, **filters: Any) -> AuditPublic:
-    entries = await audit.query(session, limit=limit, **filters)
+async def audit_trail(
+    session: AsyncSession, refs: PersonRefs, *, nik: str | None = None, limit: int, **filters: Any
+) -> AuditPublic:
+    """The trail, filtered. ``nik`` finds the rows about one person: it is hashed with the audit key exactly as the
+    rows were written (:mod:`server.audit.refs`), so the NIK itself is compared with nothing stored."""
+    person_ref = refs.of(checked_nik(nik)) if nik is not None else None
+    entries = await audit.query(session, limit=limit, person_ref=person_ref, **filters)
     return AuditPublic(
         entries=[AuditEntryPublic.model_validate(entry, from_attributes=True) for entry in entries],
         next_after_id=entries[-1].id if len(entries) == limit else None,

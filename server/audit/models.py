@@ -1,5 +1,11 @@
 """The audit trail (UU 27/2022: every processing activity is recorded): who read or acted on personal data, what,
-when, and on which case. Rows hold identifiers (case ids, usernames), never the personal data itself."""
+when, and on which case or person. Rows hold identifiers (case ids, usernames, database names), never the personal
+data itself: a person is named by ``person_ref``, a keyed hash of their NIK (:mod:`server.audit.refs`), so the
+trail can answer "who read this person's data" without holding a NIK.
+
+Reads through the sync gateway by any role but pendamping (an admin replicating desa databases) are rows too:
+resource ``sync_database``, the database and the kind of request in ``detail`` (see
+:mod:`server.gateway.access`)."""
 
 from __future__ import annotations
 
@@ -24,7 +30,11 @@ class AuditAction(StrEnum):
 
 class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_actor_at", "actor", "at"), Index("ix_audit_case_at", "case_id", "at"))
+    __table_args__ = (
+        Index("ix_audit_actor_at", "actor", "at"),
+        Index("ix_audit_case_at", "case_id", "at"),
+        Index("ix_audit_person_at", "person_ref", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime, index=True)
@@ -33,4 +43,7 @@ class AuditEntry(SQLModel, table=True):
     action: AuditAction = Field(max_length=16)
     resource: str = Field(max_length=64, description="What was touched: case, evidence_photo, decision_feed, …")
     case_id: str | None = Field(default=None, max_length=256, description="The application id of the case, if any.")
+    person_ref: str | None = Field(
+        default=None, max_length=64, description="HMAC-SHA256 of the person's NIK (server/audit/refs.py), if any."
+    )
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON, description="Ids, counts, cursors; no PII.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -12,6 +13,22 @@ from starlette.responses import JSONResponse
 from server.core.errors import SimpulError
 
 log = logging.getLogger(__name__)
+
+# A segment of a path no route matched is logged only when it is a plain word (``api``, ``v1``, ``people``):
+# anything else may be a NIK, a document id or a name.
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z_-]{1,40}|v[0-9]{1,2}")
+
+
+def loggable_path(request: Request) -> str:
+    """The path as it may be logged: the route's template (``/api/v1/admin/people/{nik}/export``) when a route
+    matched, else the path with every segment that is not a plain word replaced by ``{…}``. Never a raw path
+    parameter: ordinary logs carry no personal data."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", None)
+    if isinstance(template, str) and template:
+        return template
+    segments = request.url.path.split("/")
+    return "/".join(s if not s or _PLAIN_SEGMENT.fullmatch(s) else "{…}" for s in segments)
 
 
 def _is_sync(request: Request) -> bool:
@@ -55,5 +72,5 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, loggable_path(request))
         return JSONResponse(_body(request, "internal_error", "internal error"), status_code=500)
