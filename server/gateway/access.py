@@ -1,27 +1,46 @@
 """Who may replicate which database. Checked against the relational store on every request, so removing an
-assignment takes effect on the next request, not when the token expires."""
+assignment takes effect on the next request, not when the token expires.
+
+**Audit of replication reads.** A pendamping reads only the desa assigned to them, from the device that holds that
+desa anyway: their requests are the hot path and write nothing (no query beyond the scope query). Every other role
+the gateway admits (today the admin, who may replicate every desa) reads personal data of whole villages, so each of
+their read requests on a desa database writes an audit row before anything is relayed: who (username, role), which
+database (``detail.db``, ``detail.desa``), what kind of request (``detail.request``: ``_changes``, ``_all_docs``,
+``_bulk_get``, ``_revs_diff``, ``document``, ``local_document``, ``design_document``, ``attachment``,
+``database``; ``detail.method``) and when (``at``); action ``read``, resource ``sync_database``. No document id is
+recorded (an id may be a natural key). A read is a GET or HEAD, or a POST to ``_changes``, ``_all_docs``,
+``_bulk_get`` or ``_revs_diff``; writes are validated documents, not reads. If the row cannot be written, the read
+is refused (503): no read of personal data goes unrecorded. The kind of request comes from
+:func:`sync_request`, which the ``/sync`` endpoint sets around each request.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import and_, bindparam
 from sqlalchemy import select as select_columns
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agent_forms import wilayah
 from replication.naming import desa_code_of_db, desa_db_name
+from server.audit import service as audit
+from server.audit.models import AuditAction
 from server.auth.models import Assignment, RefreshToken, Role, User, utcnow
 from server.auth.tokens import AccessClaims, KeyRing
-from server.core.errors import Forbidden, Unauthorized
+from server.core.errors import BadRequest, Forbidden, ServiceUnavailable, Unauthorized
+from server.gateway import paths
 
 # The one query of every sync request: the user, whether the desa is assigned to them, and whether the token's
 # device still holds a live refresh token. Built once; its parameters are bound per request.
@@ -136,6 +155,55 @@ class Principal:
     device_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class SyncRequest:
+    """The method and raw path of the ``/sync`` request being answered: what an audit row says was asked."""
+
+    method: str
+    raw_path: bytes
+
+
+_current_request: ContextVar[SyncRequest | None] = ContextVar("simpul_sync_request", default=None)
+
+#: Database endpoints a POST reads from (the others write, or commit).
+_READ_ENDPOINTS = frozenset({"_changes", "_all_docs", "_bulk_get", "_revs_diff"})
+
+
+@contextmanager
+def sync_request(method: str, raw_path: bytes) -> Iterator[None]:
+    """Marks the ``/sync`` request the current task answers (one per request; a context variable, so concurrent
+    requests never see each other's)."""
+    token = _current_request.set(SyncRequest(method, raw_path))
+    try:
+        yield
+    finally:
+        _current_request.reset(token)
+
+
+def read_kind(request: SyncRequest) -> str | None:
+    """What ``request`` reads (``_changes``, ``document``, ...), or None when it is not a read."""
+    try:
+        target = paths.parse(request.raw_path.split(b"?", 1)[0])
+    except BadRequest:
+        return None
+    match target.target:
+        case paths.Target.database:
+            kind = "database"
+        case paths.Target.db_endpoint:
+            kind = target.endpoint
+        case paths.Target.document:
+            kind = "local_document" if target.is_local else "design_document" if target.is_design else "document"
+        case paths.Target.attachment:
+            kind = "attachment"
+        case _:
+            return None
+    if request.method in ("GET", "HEAD"):
+        return kind
+    if request.method == "POST" and kind in _READ_ENDPOINTS:
+        return kind
+    return None
+
+
 class SyncAccess:
     def __init__(self, keys: KeyRing, sessions: async_sessionmaker[AsyncSession], scope: ScopeReader) -> None:
         self.keys = keys
@@ -162,13 +230,39 @@ class SyncAccess:
         principal, assigned = await self._lookup(claims, desa_code)
         if not desa_code:
             raise Forbidden(f"{db} is not a database of this region")
-        if principal.role is Role.admin:
-            return principal, desa_code
-        if principal.role is not Role.pendamping:
+        if principal.role is Role.pendamping:
+            if not assigned:
+                raise Forbidden(f"{db} is not assigned to {principal.username}")
+            return principal, desa_code  # the hot path: nothing more to ask or write
+        if principal.role is not Role.admin:
             raise Forbidden(f"role {principal.role.value} does not replicate desa databases")
-        if not assigned:
-            raise Forbidden(f"{db} is not assigned to {principal.username}")
+        await self._audit_read(principal, db, desa_code)
         return principal, desa_code
+
+    async def _audit_read(self, principal: Principal, db: str, desa_code: str) -> None:
+        """One audit row per read request, committed before the read is relayed."""
+        request = _current_request.get()
+        kind = read_kind(request) if request is not None else "unknown"
+        if kind is None:
+            return
+        row = audit.entry(
+            principal,
+            AuditAction.read,
+            "sync_database",
+            detail={
+                "db": db,
+                "desa": desa_code,
+                "request": kind,
+                "method": request.method if request is not None else None,
+                "device_id": principal.device_id,
+            },
+        )
+        try:
+            async with self.sessions() as session:
+                session.add(row)
+                await session.commit()
+        except SQLAlchemyError as exc:
+            raise ServiceUnavailable("the audit trail cannot be written; try again") from exc
 
     async def _lookup(self, claims: AccessClaims, desa_code: str) -> tuple[Principal, bool]:
         """One query per request, never cached: a logout or a revoked device stops syncing at once, not when its

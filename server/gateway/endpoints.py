@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.core.errors import SimpulError
 from server.core.state import AppState
+from server.gateway.access import sync_request
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ class SyncEndpoint:
             return error_response(405, "method_not_allowed", "Method Not Allowed")
         try:
             state: AppState = scope["app"].state.simpul
-            return await state.gateway.handle(request)
+            with sync_request(request.method, scope["raw_path"]):  # what an audited read asked (gateway.access)
+                return await state.gateway.handle(request)
         except SimpulError as exc:
             return error_response(exc.status_code, exc.code, exc.message)
         except Exception:
