@@ -138,9 +138,24 @@ async def _serve_with_supervision(settings: Settings, local: LocalCouchServer | 
         if worker:
             # The worker finishes what is in flight and saves its checkpoints before the local server goes.
             stop_worker.set()
-            with contextlib.suppress(Exception):
-                await worker
+            await _finish(worker)
         if supervisor:
             supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await supervisor
+
+
+async def _finish(worker: asyncio.Task[None]) -> None:
+    """Wait for the stopping worker. uvicorn re-raises the Ctrl-C it handled once it has shut down, which cancels
+    this task: that one is not the user's, so the wait goes on (the worker is bounded by ``stop_grace_s``); a second
+    Ctrl-C interrupts for real."""
+    cancelled = 0
+    while not worker.done():
+        try:
+            await asyncio.shield(worker)
+        except asyncio.CancelledError:
+            cancelled += 1
+            if cancelled > 1:
+                raise
+        except Exception:
+            return  # the worker logged its own failure

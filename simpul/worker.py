@@ -76,6 +76,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, databases: Sequ
     feeds = CouchClient(settings.resolved_couchdb_url, max_connections=settings.worker.feed_connections(len(names)))
     couch = CouchClient(settings.resolved_couchdb_url, max_connections=settings.worker.handler_connections())
     sources = make_sources(settings, engine)
+    tasks: list[asyncio.Task[None]] = []
     try:
         await create_tables(engine)
         uow = UnitOfWork(engine)
@@ -96,7 +97,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, databases: Sequ
             follower=VERIFICATION_FOLLOWER,
         )
         started_at = utcnow()
-        tasks = [
+        tasks += [
             asyncio.create_task(worker.run(), name="worker"),
             asyncio.create_task(pipeline.run_background(stop), name="pipeline-background"),
             asyncio.create_task(_report_and_requeue(worker, uow, pipeline.handlers, stop, started_at), name="report"),
@@ -115,6 +116,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, databases: Sequ
         if failed:
             raise RuntimeError(f"the worker stopped after a failure in {failed[0].get_name()}")
     finally:
+        # Cancelled from outside: the worker's own tasks end before the clients they use are closed.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await sources.aclose()
         await feeds.aclose()
         await couch.aclose()
