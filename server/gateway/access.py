@@ -204,6 +204,25 @@ def read_kind(request: SyncRequest) -> str | None:
     return None
 
 
+def writes_documents(request: SyncRequest) -> bool:
+    """Whether ``request`` writes documents of the database (not a replicator's `_local` checkpoint)."""
+    if request.method not in ("POST", "PUT", "DELETE"):
+        return False
+    try:
+        target = paths.parse(request.raw_path.split(b"?", 1)[0])
+    except BadRequest:
+        return False
+    match target.target:
+        case paths.Target.document:
+            return not target.is_local
+        case paths.Target.attachment:
+            return True
+        case paths.Target.db_endpoint:
+            return target.endpoint == "_bulk_docs"
+        case _:
+            return False
+
+
 class SyncAccess:
     def __init__(self, keys: KeyRing, sessions: async_sessionmaker[AsyncSession], scope: ScopeReader) -> None:
         self.keys = keys
@@ -236,6 +255,11 @@ class SyncAccess:
             return principal, desa_code  # the hot path: nothing more to ask or write
         if principal.role is not Role.admin:
             raise Forbidden(f"role {principal.role.value} does not replicate desa databases")
+        request = _current_request.get()
+        if request is not None and writes_documents(request):
+            # DESIGN.md: submissions come from the pendamping's devices; an admin reads, and writes users,
+            # assignments and rule sets. Checkpoints (`_local`) are the replicator's own and stay allowed.
+            raise Forbidden(f"role {principal.role.value} reads desa databases; only a pendamping's device writes")
         await self._audit_read(principal, db, desa_code)
         return principal, desa_code
 

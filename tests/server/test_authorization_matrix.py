@@ -501,7 +501,7 @@ MATRIX: list[Row] = [
         "POST",
         "/sync/{db}/_bulk_docs",
         sync_write_call,
-        {**replicated(Batch(stored=True)), "admin": Batch(stored=False)},
+        {**replicated(Batch(stored=True)), "admin": 403},
         "a submission of the caller's",
     ),
     Row("GET", "/sync/{db}/{doc_id}", sync_call("{doc_id}"), replicated(200)),
@@ -546,13 +546,7 @@ def test_every_kind_of_sync_path_has_a_row(tmp_path: Path) -> None:
 #: Cells where the code answers otherwise than DESIGN.md's table expects: (row, role, scope) → the finding. The
 #: matrix test leaves them out; :func:`test_known_deviations_from_design` expects each to fail (strictly: once the
 #: code is fixed it fails, and the cell goes back to the matrix).
-DEVIATIONS: dict[tuple[str, str, str], str] = {
-    ("POST /sync/{db}/_bulk_docs [a submission of the caller's]", "admin", scope): (
-        "the gateway lets an admin write submissions into every desa database (server/gateway/access.py: "
-        "SyncAccess.database returns for an admin before any check of the method)"
-    )
-    for scope in SCOPES
-}
+DEVIATIONS: dict[tuple[str, str, str], str] = {}
 
 
 def _body(response: httpx.Response) -> str:

@@ -20,7 +20,14 @@ from server.auth import service
 from server.auth.models import RefreshToken, Role, User, utcnow
 from server.auth.tokens import KeyRing
 from server.core.errors import Forbidden, Unauthorized
-from server.gateway.access import EngineScopeReader, SqliteScopeReader, SyncAccess, scope_reader
+from server.gateway.access import (
+    EngineScopeReader,
+    SqliteScopeReader,
+    SyncAccess,
+    SyncRequest,
+    scope_reader,
+    writes_documents,
+)
 from simpul.db import make_async_engine
 from simpul.schema import create_tables
 
@@ -167,3 +174,21 @@ def test_nothing_is_remembered_between_requests(tmp_path: Path) -> None:
             await engine.dispose()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "writes"),
+    [
+        ("POST", b"/sync/desa_3510161014/_bulk_docs", True),
+        ("PUT", b"/sync/desa_3510161014/household%3Aabc", True),
+        ("DELETE", b"/sync/desa_3510161014/household%3Aabc?rev=1-a", True),
+        ("PUT", b"/sync/desa_3510161014/household%3Aabc/photo.jpg", True),
+        ("PUT", b"/sync/desa_3510161014/_local/checkpoint-1", False),
+        ("POST", b"/sync/desa_3510161014/_revs_diff", False),
+        ("POST", b"/sync/desa_3510161014/_bulk_get", False),
+        ("POST", b"/sync/desa_3510161014/_ensure_full_commit", False),
+        ("GET", b"/sync/desa_3510161014/household%3Aabc", False),
+    ],
+)
+def test_what_counts_as_writing_documents(method: str, path: bytes, writes: bool) -> None:
+    assert writes_documents(SyncRequest(method, path)) is writes

@@ -19,7 +19,7 @@ from server.audit.models import AuditEntry
 from server.auth import service
 from server.auth.models import RefreshToken, Role, utcnow
 from server.auth.tokens import KeyRing
-from server.core.errors import ServiceUnavailable
+from server.core.errors import Forbidden, ServiceUnavailable
 from server.gateway.access import SyncAccess, SyncRequest, read_kind, scope_reader, sync_request
 from simpul.db import make_async_engine
 from simpul.schema import create_tables
@@ -113,7 +113,10 @@ def test_admin_reads_are_recorded_and_pendamping_requests_ask_nothing_more(tmp_p
             with sync_request("GET", b"/sync/desa_3510161014/_changes?feed=longpoll"):
                 principal, desa = await gate.database(boss, LATENG_DB)
             assert (principal.username, desa) == ("boss", LATENG)
-            with sync_request("POST", b"/sync/desa_3510152004/_bulk_docs"):  # a write: not a read
+            with sync_request("PUT", b"/sync/desa_3510152004/_local/checkpoint"):  # the replicator's own: no read
+                await gate.database(boss, "desa_3510152004")
+            # Documents are written only by a pendamping's device: refused, and nothing recorded.
+            with sync_request("POST", b"/sync/desa_3510152004/_bulk_docs"), pytest.raises(Forbidden):
                 await gate.database(boss, "desa_3510152004")
             assert sessions.opened == 1
             async with AsyncSession(engine) as session:
