@@ -180,12 +180,19 @@ def dead_letters_requeue(
 @app.command()
 def provision() -> None:
     """Create the desa databases and their security objects; a second run changes nothing and says so.
-    Without SIMPUL_COUCHDB_URL the local CouchDB-compatible server is started for the while."""
+    Without SIMPUL_COUCHDB_URL the local CouchDB-compatible server is started for the while, or the one a running
+    `simpul run` started is used."""
     from simpul import runner
 
     settings = Settings()
     with _operator_errors():
-        local = runner.start_local_couch(settings)
+        local = None
+        if not settings.couchdb_url and runner.local_couch_running(settings):
+            console.print(
+                f"using the local CouchDB-compatible server already running on {settings.resolved_couchdb_url}"
+            )
+        else:
+            local = runner.start_local_couch(settings)
         try:
             asyncio.run(runner.provision(settings, console))
         finally:

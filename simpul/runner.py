@@ -12,6 +12,7 @@ from collections.abc import Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import uvicorn
 import uvloop
 from rich.console import Console
@@ -35,6 +36,16 @@ def start_local_couch(settings: Settings) -> LocalCouchServer | None:
     server = LocalCouchServer(settings.local_couchdb_dir, settings.local_couchdb_port)
     server.start()
     return server
+
+
+def local_couch_running(settings: Settings) -> bool:
+    """Whether a CouchDB-compatible server answers on the local server's port (a running `simpul run`'s)."""
+    try:
+        answer = httpx.get(settings.resolved_couchdb_url + "/", timeout=2.0)
+        welcome = answer.json() if answer.status_code == 200 else {}
+        return isinstance(welcome, dict) and ("express-pouchdb" in welcome or "couchdb" in welcome)
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
 
 
 async def provision(settings: Settings, console: Console | None = None) -> provisioning.ProvisioningReport:

@@ -93,6 +93,17 @@ def test_run_starts_everything_restarts_a_dead_local_server_and_stops_cleanly(tm
     try:
         _wait_healthy(url, again, log)
         assert "nothing to do" in log.read_text()
+        # An operator's `simpul provision` meanwhile uses the running local server rather than failing on its port.
+        provisioned = subprocess.run(
+            [sys.executable, "-m", "simpul.cli", "provision"], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert provisioned.returncode == 0, provisioned.stdout + provisioned.stderr
+        assert "already running" in provisioned.stdout and "nothing to do" in provisioned.stdout
+        # Ctrl-C stops it quietly: no feed that lost its server, no traceback.
+        again.send_signal(signal.SIGINT)
+        again.wait(timeout=30)
+        stopped = log.read_text()
+        assert "checkpoints saved" in stopped and "Traceback" not in stopped and "changes feed of" not in stopped
     finally:
         again.send_signal(signal.SIGTERM)
         again.wait(timeout=30)
