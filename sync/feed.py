@@ -116,11 +116,14 @@ class FeedReader:
     async def pages(self, since: str) -> AsyncIterator[FeedPage]:
         """Pages after ``since``, forever, each ``since`` the previous page's ``last_seq``.
 
-        Empty pages are yielded too (an idle long-poll that ended): they tell the caller it has caught up.
+        Empty pages are yielded too (an idle long-poll that ended): they tell the caller it has caught up. The
+        first request is a plain ``feed=normal`` one, which answers at once: a database with nothing new is known to
+        be caught up on start (``/healthz``), not only once its first long-poll has been held to its deadline.
         """
+        first = True
         while True:
             try:
-                page = await self.poll(since)
+                page = await self.poll(since, wait=not first)
             except CouchError as exc:
                 self.failures += 1
                 self.last_error = str(exc)
@@ -129,22 +132,21 @@ class FeedReader:
                 log.warning("changes feed of %s failed (%s); retrying in %.1fs", self.db, exc, delay)
                 await self.sleep(delay)
                 continue
+            first = False
             self.failures = 0
             self.last_error = None
             yield page
             since = page.last_seq
 
-    async def poll(self, since: str) -> FeedPage:
-        """One long-poll; an empty page with ``timed_out`` when the client-side deadline ended it."""
+    async def poll(self, since: str, *, wait: bool = True) -> FeedPage:
+        """One long-poll (or, without ``wait``, one ``feed=normal`` request); an empty page with ``timed_out`` when
+        the client-side deadline ended it."""
         settings = self.settings
-        params = {
-            "feed": "longpoll",
-            "style": "all_docs",
-            "since": since,
-            "limit": str(settings.batch_limit),
-            "heartbeat": str(int(settings.heartbeat_s * 1000)),
-            "timeout": str(int(settings.longpoll_timeout_s * 1000)),
-        }
+        params = {"feed": "longpoll" if wait else "normal", "style": "all_docs", "since": since}
+        params["limit"] = str(settings.batch_limit)
+        if wait:
+            params["heartbeat"] = str(int(settings.heartbeat_s * 1000))
+            params["timeout"] = str(int(settings.longpoll_timeout_s * 1000))
         what = f"changes of {self.db}"
         if self.slots is None:
             body = await self._fetch(params, what)

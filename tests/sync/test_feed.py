@@ -113,12 +113,14 @@ async def test_the_reader_backs_off_while_couchdb_is_unavailable_then_resumes() 
                 "pending": 0,
             },
         ),
+        httpx.Response(200, json={"results": [], "last_seq": "3-a", "pending": 0}),
     ]
     sinces: list[str | None] = []
+    feeds: list[str] = []
 
     def serve(request: httpx.Request) -> httpx.Response:
         sinces.append(request.url.params.get("since"))
-        assert request.url.params["feed"] == "longpoll"
+        feeds.append(request.url.params["feed"])
         assert request.url.params["style"] == "all_docs"
         return answers.pop(0)
 
@@ -131,10 +133,14 @@ async def test_the_reader_backs_off_while_couchdb_is_unavailable_then_resumes() 
 
     couch = _mocked(serve)
     reader = FeedReader(couch, "desa_1", fast(feed_backoff_base_s=1.0, feed_backoff_max_s=30.0), sleep=sleep)
-    page = await anext(reader.pages("1-opaque"))
+    pages = reader.pages("1-opaque")
+    page = await anext(pages)
+    await anext(pages)
     await couch.aclose()
 
-    assert sinces == ["1-opaque"] * 3  # the seq is sent back untouched
+    assert sinces == [*["1-opaque"] * 3, "3-a"]  # the seq is sent back untouched
+    # Until a first page has come the reader asks without waiting; then it long-polls.
+    assert feeds == [*["normal"] * 3, "longpoll"]
     assert [change.id for change in page.changes] == ["doc:1"]
     assert page.pending == 0
     assert 0.5 <= delays[0] <= 1.0 and 1.0 <= delays[1] <= 2.0
