@@ -31,7 +31,7 @@ dead_letters_app = typer.Typer(
 )
 app.add_typer(dead_letters_app, name="dead-letters")
 
-console = Console()
+console = Console(soft_wrap=True)  # URLs, paths and messages printed whole, never broken at the width
 
 
 @contextmanager

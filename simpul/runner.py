@@ -97,7 +97,7 @@ def _run_on_uvloop(main: Coroutine[Any, Any, None]) -> None:
 
 
 def run(settings: Settings) -> None:
-    console = Console()
+    console = Console(soft_wrap=True)  # URLs and paths are printed whole, never broken at the terminal width
     # SIGTERM (docker stop, systemd, CI) unwinds like Ctrl-C, so the local server below is always stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     settings.data_dir.mkdir(parents=True, exist_ok=True)

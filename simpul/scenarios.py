@@ -1152,7 +1152,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             answers = couch.post(f"/{case.db_name}/_bulk_docs", json={"docs": case.documents()}).json()
             refused = [a for a in answers if "error" in a] if isinstance(answers, list) else [answers]
             if refused:
-                raise SystemExit(f"not written ({refused[0]}): already there? try another --seed")
+                first = refused[0] if isinstance(refused[0], dict) else {}
+                if first.get("error") == "conflict":
+                    raise SystemExit(f"{first.get('id')} is already in {case.db_name}: try another --seed")
+                raise SystemExit(f"not written: {first.get('error')}: {first.get('reason')}")
     print(f"# written; the worker writes {scenario.result_id} into {scenario.db_name}")
 
 

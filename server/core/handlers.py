@@ -68,7 +68,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        return JSONResponse(_body(request, "bad_request", problems), status_code=422)
+        # The error names the status, as everywhere else: 422 is "invalid_request" (a field is missing or wrong).
+        return JSONResponse(_body(request, "invalid_request", problems), status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -166,7 +166,9 @@ def test_reviewing_evidence_writes_a_review_document_with_history(gateway: Gatew
 
     assert httpx.post(url, headers=spv, json={"decision": "approved", "reason": "ok"}).status_code == 422
     assert httpx.post(url, headers=spv, json={"decision": "approved", "reason": " " * 12}).status_code == 400
-    assert httpx.post(url, headers=spv, json={"decision": "maybe", "reason": REASON}).status_code == 422
+    invalid = httpx.post(url, headers=spv, json={"decision": "maybe", "reason": REASON})
+    assert invalid.status_code == 422 and invalid.json()["error"] == "invalid_request"
+    assert "decision" in invalid.json()["detail"]
     other = seed_case(server_env)
     stranger = f"{gateway.url}/api/v1/cases/{case.application_id}/evidence/{other.evidence_id}/review"
     assert httpx.post(stranger, headers=spv, json={"decision": "approved", "reason": REASON}).status_code == 404
