@@ -113,8 +113,11 @@ class SyncIssues:
         return [row["doc"] for row in result.get("rows", []) if row.get("doc")]
 
 
+ISSUE_PREFIX = "sync_issue:"
+
+
 def issue_id(doc_id: str) -> str:
-    return f"sync_issue:{doc_id}"
+    return ISSUE_PREFIX + doc_id
 
 
 def _now() -> str:

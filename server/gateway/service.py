@@ -27,7 +27,7 @@ from server.core.errors import BadRequest, Forbidden, PayloadTooLarge, RequestTi
 from server.core.metrics import Metrics
 from server.gateway import paths
 from server.gateway.access import Principal, SyncAccess
-from server.gateway.issues import SyncIssues, issue_id
+from server.gateway.issues import ISSUE_PREFIX, SyncIssues, issue_id
 from server.gateway.multipart import build_related, parse_related
 from server.gateway.paths import SyncPath, Target
 from server.gateway.upstream import Upstream, UpstreamResponse
@@ -87,6 +87,8 @@ _ALLOWED_PARAMS: dict[str, frozenset[str]] = {
 _DOC_WRITE_PARAMS = frozenset({"new_edits", "rev", "batch"})
 _FEEDS = frozenset({"normal", "longpoll", "continuous"})
 _RELAY_WHOLE_BYTES = 1024 * 1024
+#: Sync issues of one desa read in one range before a write falls back to looking its own up by key.
+ISSUE_SCAN_LIMIT = 500
 _MIN_HEARTBEAT_MS = 1000  # a heartbeat every millisecond is a busy loop on the backend
 # Response headers a client needs; hop-by-hop and server-identity headers are dropped.
 _RELAYED_HEADERS = ("content-type", "etag", "cache-control", "content-md5", "x-couch-request-id", "location")
@@ -411,7 +413,7 @@ class Gateway:
         self, db: str, desa_code: str, principal: Principal, docs: Sequence[Mapping[str, Any]], *, new_edits: bool
     ) -> tuple[WriteContext, frozenset[str]]:
         """The write's context, and which ``sync_issue`` documents the write may settle already exist (those of
-        the written ids and of the ids they supersede) — looked up in the same request.
+        the written ids and of the ids they supersede), looked up beside the written ids.
 
         Every written id is looked up, first revisions too: with ``new_edits=false`` a ``1-…`` revision of an id
         that exists would become a conflicting leaf and could win, which is an edit of a synced submission."""
@@ -419,15 +421,19 @@ class Gateway:
         issue_ids = {issue_id(i) for i in ids} | {
             issue_id(s) for d in docs if isinstance(s := d.get("supersedes"), str) and s
         }
-        current: dict[str, str] = {}
-        if ids or issue_ids:
-            try:
-                current = await self.upstream.current_revs(db, sorted(ids | issue_ids))
-            except CouchUnavailable as exc:
-                raise ServiceUnavailable("the database server is not reachable; try again") from exc
-        existing = {i: rev for i, rev in current.items() if i in ids}
-        ctx = WriteContext(db, desa_code, principal.username, principal.device_id, existing, new_edits=new_edits)
-        return ctx, frozenset(i for i in current if i in issue_ids)
+        try:
+            # The sync issues of a desa are few: one range read of them all costs the backend less than a key
+            # look-up each (pouchdb-server answers `keys` with one query per key); past the bound, keys it is.
+            current, issues = await asyncio.gather(
+                self.upstream.current_revs(db, sorted(ids)),
+                self.upstream.ids_with_prefix(db, ISSUE_PREFIX, at_most=ISSUE_SCAN_LIMIT) if issue_ids else _none(),
+            )
+            if issues is None and issue_ids:
+                issues = set(await self.upstream.current_revs(db, sorted(issue_ids)))
+        except CouchUnavailable as exc:
+            raise ServiceUnavailable("the database server is not reachable; try again") from exc
+        ctx = WriteContext(db, desa_code, principal.username, principal.device_id, current, new_edits=new_edits)
+        return ctx, frozenset(issue_ids & (issues or set()))
 
     async def _backend(self, method: str, path: str, *, what: str) -> Any:
         try:
@@ -653,3 +659,7 @@ def _merge_bulk_results(
     for verdict in verdicts:
         merged.append(next(refusal_iter) if verdict is not None else next(upstream_iter))
     return merged
+
+
+async def _none() -> None:
+    return None

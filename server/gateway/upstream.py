@@ -188,6 +188,24 @@ class Upstream:
         )
         return result
 
+    async def ids_with_prefix(self, db: str, prefix: str, *, at_most: int) -> set[str] | None:
+        """The ids of the documents (not deleted) whose id starts with ``prefix``, or None when there are more than
+        ``at_most``. One range read of ``_all_docs``, which both backends answer from their id index in order:
+        CouchDB 3 compares ids as raw UTF-8 bytes, pouchdb-server as UTF-16 code units; every id that starts with
+        ``prefix`` lies below ``prefix`` with its last character incremented under both orders."""
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        params = {
+            "startkey": orjson.dumps(prefix).decode(),
+            "endkey": orjson.dumps(upper).decode(),
+            "inclusive_end": "false",
+            "limit": str(at_most + 1),
+        }
+        result = await self.request("GET", f"/{db}/_all_docs", params=params, what=f"ids {db}")
+        rows = result.get("rows", [])
+        if len(rows) > at_most:
+            return None
+        return {str(row["id"]) for row in rows}
+
     async def current_revs(self, db: str, doc_ids: Sequence[str]) -> dict[str, str]:
         """The winning rev of each of ``doc_ids`` that exists and is not deleted."""
         if not doc_ids:

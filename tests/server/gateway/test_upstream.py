@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -140,3 +141,27 @@ def test_a_silent_server_past_the_read_timeout_is_unavailable_not_a_bare_timeout
         raise AssertionError("the stream ended without an error")
 
     assert _run(handler, client) == [b"\n\n"]
+
+
+@pytest.mark.live
+def test_ids_with_a_prefix_are_read_as_one_range_unicode_included(couch_server: Any) -> None:
+    db = f"prefix-{uuid.uuid4().hex}"
+    inside = ["sync_issue:a", "sync_issue:a/b", "sync_issue:ünï", "sync_issue:😀", "sync_issue:\uffff"]
+    outside = ["sync_issu", "sync_issue", "sync_issue;", "sync_issuf:x", "household:sync_issue:a"]
+
+    async def main() -> tuple[set[str] | None, set[str] | None]:
+        upstream = Upstream(couch_server.url)
+        try:
+            await upstream.request("PUT", f"/{db}", what="create")
+            docs = [{"_id": doc_id} for doc_id in inside + outside] + [{"_id": "sync_issue:gone", "_deleted": True}]
+            await upstream.bulk_docs(db, docs)
+            found = await upstream.ids_with_prefix(db, "sync_issue:", at_most=10)
+            over = await upstream.ids_with_prefix(db, "sync_issue:", at_most=4)
+            return found, over
+        finally:
+            await upstream.request("DELETE", f"/{db}", what="drop")
+            await upstream.aclose()
+
+    found, over = asyncio.run(main())
+    assert found == set(inside)
+    assert over is None  # more than asked for: the caller looks its own ids up by key instead
