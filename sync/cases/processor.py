@@ -16,6 +16,11 @@ evaluated second; the first must learn it too. So when an evaluation records NIK
 the other open cases claiming them are made due for the sweeper in the same transaction (crash-safe) and then
 re-evaluated at once, outside this case's lock. Their own claims are unchanged by that, so it goes no further.
 
+**A case belongs to one database.** An application id is the case of the desa database it was first seen in.
+The same id anywhere else — an objection or evidence in another desa naming it, an application written there with
+a colliding id — is never evaluated against it: a device of one desa cannot remove, re-decide or take over another
+desa's case (devices only reach their own desa, and this keeps it so through the pipeline too).
+
 **Timers.** ``next_check_at`` is when the sweeper looks again: a registry was down → after
 ``source_retry_s``, doubling up to ``source_retry_max_s``; waiting for a document → when ``task_after_s`` will have
 passed, to raise the field task; otherwise never (a new document or registry change triggers the case instead).
@@ -101,6 +106,9 @@ class CaseProcessor:
             async with self._uow.begin() as session:
                 record = await CaseStore(session).get(application_id)
                 corrections = await LinkStore(session).superseded_by(db, application_id)
+            if record is not None and record.db_name != db:
+                log.warning("%s in %s is a case of %s: left alone", application_id, db, record.db_name)
+                return None
             if corrections:
                 return await self._supersede(db, application_id, record, corrections[0].doc_id)
             now = self._clock()

@@ -353,6 +353,41 @@ async def test_a_member_turning_up_in_another_household_sends_the_case_to_review
     assert any(rule["rule"] == "identity.duplicate" for rule in result["rules"])
 
 
+async def test_another_desa_cannot_remove_or_take_over_a_case(
+    couch: CouchClient, uow: UnitOfWork, new_db: NewDb, make_pipeline: MakePipeline, family: Family
+) -> None:
+    own_db, other_db = await new_db(), await new_db()
+    pipeline = make_pipeline()
+    await sync_and_handle(couch, pipeline, own_db, family.household(), family.consent(), family.application())
+    assert await status_of(couch, own_db, family) == "eligible"
+
+    # Another desa's device names the case in an objection, then writes an application under the case's id.
+    objection = {
+        "_id": "objection:elsewhere",
+        "type": "objection",
+        "form_version": 1,
+        "desa": family.desa,
+        "agent_id": "pendamping.lain",
+        "device_id": "dev-lain",
+        "captured_at": (CAPTURED + dt.timedelta(days=3)).isoformat(),
+        "application_id": family.application_id,
+        "objector_nik": family.applicant["nik"],
+        "objector_name": family.applicant["name"],
+        "objector_role": "applicant",
+        "grounds": ["data_incorrect"],
+        "statement": "Bukan dari desa ini.",
+        "channel": "assisted",
+    }
+    await sync_and_handle(couch, pipeline, other_db, objection)
+    await sync_and_handle(couch, pipeline, other_db, family.household(), family.consent(), family.application())
+
+    row = await case_row(uow, family.application_id)
+    assert (row.db_name, row.status) == (own_db, "eligible")
+    assert [d.status for d in await decisions(uow, family.application_id)] == ["eligible"]
+    assert await status_of(couch, own_db, family) == "eligible"
+    assert await result_of(couch, other_db, family) is None
+
+
 async def test_a_corrected_application_supersedes_the_old_case_in_either_order(
     couch: CouchClient, uow: UnitOfWork, new_db: NewDb, make_pipeline: MakePipeline, family: Family
 ) -> None:
