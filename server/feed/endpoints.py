@@ -1,6 +1,8 @@
 """``/api/v1/decisions``: the central verifier's feed (NDJSON, streamed) and its CSV export. Read-only, whole
 region, verifier (and admin) only; every read is audited with the exact span of positions it served (``after <
-id <= until`` of ``case_decisions``), so which cases a verifier received can be answered from the trail."""
+id <= until`` of ``case_decisions``), so which cases a verifier received can be answered from the trail. The span is
+fixed before the first line is sent: a consumer that stops reading early received a prefix of it (the trail errs on
+the side of more, never less)."""
 
 from __future__ import annotations
 
