@@ -180,11 +180,17 @@ def sync_request(method: str, raw_path: bytes) -> Iterator[None]:
         _current_request.reset(token)
 
 
+def _target(request: SyncRequest) -> paths.SyncPath | None:
+    try:
+        return paths.parse(request.raw_path.split(b"?", 1)[0])
+    except BadRequest:
+        return None
+
+
 def read_kind(request: SyncRequest) -> str | None:
     """What ``request`` reads (``_changes``, ``document``, ...), or None when it is not a read."""
-    try:
-        target = paths.parse(request.raw_path.split(b"?", 1)[0])
-    except BadRequest:
+    target = _target(request)
+    if target is None:
         return None
     match target.target:
         case paths.Target.database:
@@ -206,11 +212,8 @@ def read_kind(request: SyncRequest) -> str | None:
 
 def writes_documents(request: SyncRequest) -> bool:
     """Whether ``request`` writes documents of the database (not a replicator's `_local` checkpoint)."""
-    if request.method not in ("POST", "PUT", "DELETE"):
-        return False
-    try:
-        target = paths.parse(request.raw_path.split(b"?", 1)[0])
-    except BadRequest:
+    target = _target(request) if request.method in ("POST", "PUT", "DELETE") else None
+    if target is None:
         return False
     match target.target:
         case paths.Target.document:

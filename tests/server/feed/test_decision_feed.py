@@ -44,31 +44,11 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 async def add_decisions(
     engine: AsyncEngine, statuses: list[str], *, at: datetime | None = None, prefix: str = "feed"
 ) -> None:
-    decided_at = at or utcnow() - timedelta(minutes=5)
+    """One case per status, each decided once (five minutes ago unless ``at``)."""
     async with AsyncSession(engine) as session:
-        for status in statuses:
-            count = len((await session.exec(select(CaseDecision))).all())
-            application_id = f"application:{prefix}-{count}"
-            session.add(
-                CaseRecord(
-                    application_id=application_id,
-                    desa="35.10.16.1014",
-                    db_name="desa_3510161014",
-                    applicant_nik="3510164101900001",
-                    status=status,
-                )
-            )
-            session.add(
-                CaseDecision(
-                    application_id=application_id,
-                    status=status,
-                    rule_set_version="pkh-2026.1",
-                    fingerprint=f"f{count}",
-                    result={"_id": f"result:{application_id}", "status": status, "explanation": "…", "rules": []},
-                    decided_at=decided_at,
-                )
-            )
-            await session.commit()
+        count = len((await session.exec(select(CaseDecision))).all())
+    for number, status in enumerate(statuses, start=count):
+        await add_history(engine, f"application:{prefix}-{number}", [status], at=at)
 
 
 async def read_all(feed: DecisionFeed, after: int, limit: int = 100) -> list[dict[str, object]]:
@@ -93,8 +73,10 @@ async def test_only_finalised_decisions_in_order_and_the_cursor_resumes(engine: 
     assert [line["cursor"] for line in everything] == [line["cursor"] for line in first + rest + newer]
 
 
-async def add_history(engine: AsyncEngine, application_id: str, statuses: list[str]) -> None:
-    """One case whose verdict changed through ``statuses``, recorded five minutes ago."""
+async def add_history(
+    engine: AsyncEngine, application_id: str, statuses: list[str], *, at: datetime | None = None
+) -> None:
+    """One case whose verdict changed through ``statuses``, recorded five minutes ago unless ``at``."""
     async with AsyncSession(engine) as session:
         session.add(
             CaseRecord(
@@ -112,8 +94,14 @@ async def add_history(engine: AsyncEngine, application_id: str, statuses: list[s
                     status=status,
                     rule_set_version="pkh-2026.1",
                     fingerprint=f"{application_id}-{number}",
-                    result={"status": status, "decided_at": f"2026-12-01T0{number}:00:00+00:00"},
-                    decided_at=utcnow() - timedelta(minutes=5),
+                    result={
+                        "_id": f"result:{application_id}",
+                        "status": status,
+                        "explanation": "…",
+                        "rules": [],
+                        "decided_at": f"2026-12-01T0{number}:00:00+00:00",
+                    },
+                    decided_at=at or utcnow() - timedelta(minutes=5),
                 )
             )
             await session.commit()

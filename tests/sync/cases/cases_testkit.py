@@ -244,6 +244,26 @@ class Family:
         doc.update(changes)
         return doc
 
+    def objection(
+        self,
+        *,
+        key: str | None = None,
+        captured: dt.datetime | None = None,
+        grounds: Sequence[str] = ("data_incorrect",),
+        statement: str = "Data rumah kami sudah berubah.",
+    ) -> dict[str, Any]:
+        """The applicant objects to the decision on this family's application."""
+        return {
+            **self._common("objection", key or self.key, captured or CAPTURED + dt.timedelta(days=3)),
+            "application_id": self.application_id,
+            "objector_nik": self.applicant["nik"],
+            "objector_name": self.applicant["name"],
+            "objector_role": "applicant",
+            "grounds": list(grounds),
+            "statement": statement,
+            "channel": "assisted",
+        }
+
     def withdrawal(
         self, *, key: str | None = None, subject: dict[str, Any] | None = None, captured: dt.datetime | None = None
     ) -> dict[str, Any]:

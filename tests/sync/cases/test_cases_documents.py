@@ -68,7 +68,7 @@ async def test_late_documents_are_found_once_they_have_synced(
         },
         _evidence(family, "on-visit", field_visit_id=visit["_id"]),
         _evidence(family, "on-application", application_id=family.application_id),
-        _objection(family),
+        family.objection(),
     )
 
     case = await case_file(couch, uow, db, family)
@@ -180,23 +180,4 @@ def _evidence(family: Family, key: str, **subject: str) -> dict[str, object]:
         "captured_at": (CAPTURED + dt.timedelta(days=2)).isoformat(),
         "photos": [{"attachment": "depan.jpg", "kind": "house_front"}],
         **subject,
-    }
-
-
-def _objection(family: Family) -> dict[str, object]:
-    return {
-        "_id": f"objection:{family.key}",
-        "type": "objection",
-        "form_version": 1,
-        "desa": family.desa,
-        "agent_id": "pendamping.test",
-        "device_id": "dev-test",
-        "captured_at": (CAPTURED + dt.timedelta(days=3)).isoformat(),
-        "application_id": family.application_id,
-        "objector_nik": family.applicant["nik"],
-        "objector_name": family.applicant["name"],
-        "objector_role": "applicant",
-        "grounds": ["data_incorrect"],
-        "statement": "Data rumah kami sudah berubah.",
-        "channel": "assisted",
     }

@@ -362,22 +362,7 @@ async def test_another_desa_cannot_remove_or_take_over_a_case(
     assert await status_of(couch, own_db, family) == "eligible"
 
     # Another desa's device names the case in an objection, then writes an application under the case's id.
-    objection = {
-        "_id": "objection:elsewhere",
-        "type": "objection",
-        "form_version": 1,
-        "desa": family.desa,
-        "agent_id": "pendamping.lain",
-        "device_id": "dev-lain",
-        "captured_at": (CAPTURED + dt.timedelta(days=3)).isoformat(),
-        "application_id": family.application_id,
-        "objector_nik": family.applicant["nik"],
-        "objector_name": family.applicant["name"],
-        "objector_role": "applicant",
-        "grounds": ["data_incorrect"],
-        "statement": "Bukan dari desa ini.",
-        "channel": "assisted",
-    }
+    objection = family.objection(key="elsewhere", statement="Bukan dari desa ini.")
     await sync_and_handle(couch, pipeline, other_db, objection)
     await sync_and_handle(couch, pipeline, other_db, family.household(), family.consent(), family.application())
 

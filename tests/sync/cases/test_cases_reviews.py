@@ -85,22 +85,9 @@ async def test_a_supervisors_decision_on_an_objection(
     pipeline = make_pipeline()
     await sync_and_handle(couch, pipeline, db, family.household(), family.consent(), family.application())
     assert await status_of(couch, db, family) == "eligible"
-    objection = {
-        "_id": f"objection:{family.key}",
-        "type": "objection",
-        "form_version": 1,
-        "desa": family.desa,
-        "agent_id": "agent.lateng",
-        "device_id": "device-1",
-        "captured_at": (CAPTURED + dt.timedelta(days=1)).isoformat(),
-        "application_id": family.application_id,
-        "objector_nik": family.applicant["nik"],
-        "objector_name": family.applicant["name"],
-        "objector_role": "applicant",
-        "grounds": ["component_missed"],
-        "statement": "Anak kedua belum terhitung",
-        "channel": "assisted",
-    }
+    objection = family.objection(
+        captured=CAPTURED + dt.timedelta(days=1), grounds=["component_missed"], statement="Anak kedua belum terhitung"
+    )
     await sync_and_handle(couch, pipeline, db, objection)
     assert await status_of(couch, db, family) == "needs_review"
     await sync_and_handle(couch, pipeline, db, review(family, "case", "not_eligible"))
