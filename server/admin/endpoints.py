@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, status
+from fastapi import APIRouter, Body, Depends, Path, Query, status
 
 from server.admin import people, service
 from server.admin.schemas import AuditPublic, DeadLetterPublic, DeadLettersPublic
@@ -13,6 +13,10 @@ from server.auth.deps import AdminUser
 from server.core.state import SessionDep, SettingsDep, StateDep
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+#: The largest id SQLite's INTEGER and PostgreSQL's BIGINT hold: a larger one is refused (422), never sent to the
+#: database (where it overflows into a 500).
+MAX_ID = 2**63 - 1
 
 
 def person_refs(settings: SettingsDep) -> PersonRefs:
@@ -33,7 +37,9 @@ async def dead_letters(
 @router.post(
     "/dead-letters/{dead_letter_id}/requeue", response_model=DeadLetterPublic, status_code=status.HTTP_202_ACCEPTED
 )
-async def requeue(dead_letter_id: int, admin: AdminUser, session: SessionDep) -> DeadLetterPublic:
+async def requeue(
+    dead_letter_id: Annotated[int, Path(ge=1, le=MAX_ID)], admin: AdminUser, session: SessionDep
+) -> DeadLetterPublic:
     """Ask the worker to deliver a parked change again; 202: it does so within seconds and records the outcome."""
     return await service.request_requeue(session, dead_letter_id, admin.username)
 
@@ -50,7 +56,7 @@ async def audit_trail(
     resource: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    after_id: int = 0,
+    after_id: Annotated[int, Query(ge=0, le=MAX_ID, description="Rows after this id (the last page's last).")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> AuditPublic:
     """Who read or acted on personal data: filter by user, case, person (``nik``), action, resource (e.g.

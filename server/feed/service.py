@@ -53,11 +53,12 @@ def decode_cursor(cursor: str | None) -> int:
         return 0
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        if not raw.startswith(_CURSOR_PREFIX):
+        digits = raw.removeprefix(_CURSOR_PREFIX)
+        # Only what encode_cursor writes: ASCII digits (int() would also take "+1", " 1", "1_0"), and a position
+        # SQLite's INTEGER and PostgreSQL's BIGINT hold (a larger one overflows in the query: a 500).
+        if digits == raw or not digits.isdigit() or len(digits) > 19 or int(digits) > 2**63 - 1:
             raise ValueError
-        position = int(raw[len(_CURSOR_PREFIX) :])
-        if position < 0:
-            raise ValueError
+        position = int(digits)
     except (ValueError, binascii.Error):
         raise BadRequest("cursor is not one this feed gave: start without it, or pass a line's 'cursor'") from None
     return position

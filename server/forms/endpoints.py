@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from server.forms import service
 from server.forms.schemas import FormsPublic
@@ -20,6 +20,6 @@ async def forms() -> FormsPublic:
 
 
 @router.get("/{form_type}/{version}", response_model=dict[str, Any])
-async def form(form_type: str, version: int) -> dict[str, Any]:
+async def form(form_type: str, version: Annotated[int, Path(ge=1, le=9999)]) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of one form version, labels and help texts in Bahasa Indonesia."""
     return service.schema(form_type, version)

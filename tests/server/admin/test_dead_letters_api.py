@@ -63,3 +63,19 @@ def test_healthz_shows_the_worker_without_failing_the_gateway(gateway: GatewayPr
     health = httpx.get(gateway.url + "/healthz")
     assert health.status_code == 200
     assert "worker" in health.json()
+
+
+def test_ids_past_the_databases_integers_are_refused_not_a_500(gateway: GatewayProcess):
+    admin = bearer(gateway, "admin.kabupaten")
+    url = gateway.url + "/api/v1/admin"
+    largest = 2**63 - 1  # SQLite's INTEGER, PostgreSQL's BIGINT
+    assert httpx.post(f"{url}/dead-letters/{largest}/requeue", headers=admin).status_code == 404
+    for bad in ("99999999999999999999", str(largest + 1), "0", "-1"):
+        refused = httpx.post(f"{url}/dead-letters/{bad}/requeue", headers=admin)
+        assert refused.status_code == 422 and refused.json()["error"] == "invalid_request", (bad, refused.text)
+
+    assert httpx.get(f"{url}/audit", headers=admin, params={"after_id": largest}).json()["entries"] == []
+    for bad in ("99999999999999999999", str(largest + 1), "-1"):
+        refused = httpx.get(f"{url}/audit", headers=admin, params={"after_id": bad})
+        assert refused.status_code == 422 and refused.json()["error"] == "invalid_request", (bad, refused.text)
+    assert httpx.get(f"{url}/audit", headers=admin, params={"limit": "9" * 20}).status_code == 422

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import io
 import json
@@ -151,6 +152,24 @@ def test_cursors_are_opaque_and_checked():
             decode_cursor(junk)
 
 
+def _raw_cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def test_a_cursor_is_a_position_the_database_can_hold():
+    largest = 2**63 - 1  # SQLite's INTEGER, PostgreSQL's BIGINT
+    assert decode_cursor(encode_cursor(largest)) == largest
+    assert decode_cursor(_raw_cursor("cd1:0")) == 0
+    too_large = ("cd1:9223372036854775808", "cd1:99999999999999999999999", "cd1:" + "9" * 5000)
+    # int() takes these as well; encode_cursor never writes them.
+    lenient = ("cd1:+1", "cd1: 1", "cd1:1_0", "cd1:-1", "cd1:", "cd1:١", "cd2:1", "1")
+    for text in (*too_large, *lenient):
+        with pytest.raises(BadRequest):
+            decode_cursor(_raw_cursor(text))
+    with pytest.raises(BadRequest):
+        decode_cursor("é")
+
+
 @pytest.mark.live
 def test_the_feed_is_for_the_verifier_and_every_read_is_audited(gateway_factory: object, server_env: ServerEnv) -> None:
     gateway: GatewayProcess = gateway_factory(SIMPUL_DECISION_FEED_SETTLE_S="0")  # type: ignore[operator]
@@ -169,6 +188,12 @@ def test_the_feed_is_for_the_verifier_and_every_read_is_audited(gateway_factory:
     again = httpx.get(url, headers=verifier, params={"cursor": lines[-1]["cursor"]})
     assert again.status_code == 200 and again.text == ""
     assert httpx.get(url, headers=verifier, params={"cursor": "nonsense"}).status_code == 400
+    for path in ("/api/v1/decisions", "/api/v1/decisions.csv"):
+        # A position past SQLite's integers: a 400 in the API's shape, not an OverflowError (500).
+        huge = httpx.get(gateway.url + path, headers=verifier, params={"cursor": _raw_cursor("cd1:" + "9" * 23)})
+        assert huge.status_code == 400 and huge.json()["error"] == "bad_request", huge.text
+        too_many = httpx.get(gateway.url + path, headers=verifier, params={"limit": "9" * 20})
+        assert too_many.status_code == 422 and too_many.json()["error"] == "invalid_request"
     exported = httpx.get(gateway.url + "/api/v1/decisions.csv", headers=verifier)
     assert exported.status_code == 200 and exported.text.startswith("cursor,application_id")
 
