@@ -16,11 +16,14 @@ carry ids and counts, never names or NIKs.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import func, or_
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,6 +31,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agent_forms import wilayah
+from agent_forms.attachments import IMAGE_TYPES, Limits, inspect_image
 from agent_forms.models import Application, Evidence, FieldVisit, Household, Objection
 from agent_forms.models.base import AttachmentKind
 from agent_forms.models.field_visit import DocumentType
@@ -47,6 +51,7 @@ from server.review.documents import (
     review_id,
     write_review,
 )
+from server.review.routing import segment
 from server.review.schemas import (
     CasePublic,
     DecisionHistoryPublic,
@@ -72,15 +77,31 @@ log = logging.getLogger(__name__)
 #: replaced the application, or the application was removed.
 CLOSED_STATUSES = frozenset({"stopped", "superseded", "removed"})
 API_PREFIX = "/api/v1/cases"
+#: The only types a photo is served as: those the gateway accepts for an attachment (agent_forms.attachments).
+PHOTO_TYPES = frozenset(IMAGE_TYPES.values())
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 
 def case_url(application_id: str) -> str:
-    return f"{API_PREFIX}/{application_id}"
+    return f"{API_PREFIX}/{segment(application_id)}"
 
 
 def photo_url(application_id: str, evidence_id: str, attachment: str, *, original: bool) -> str:
     size = "original" if original else "thumbnail"
-    return f"{API_PREFIX}/{application_id}/evidence/{evidence_id}/photos/{attachment}?size={size}"
+    return f"{case_url(application_id)}/evidence/{segment(evidence_id)}/photos/{segment(attachment)}?size={size}"
+
+
+def photo_filename(attachment: str, content_type: str) -> str:
+    """A file name for ``Content-Disposition``: ASCII letters, digits, ``-`` and ``_`` from the attachment's name
+    (``foto/rumah depan.png`` → ``rumah_depan``), and the extension of the type actually served (``.png``)."""
+    stem = attachment.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-")[:64] or "foto"
+    return stem + _EXTENSIONS.get(content_type, ".bin")
+
+
+def attachment_path(db: str, doc_id: str, attachment: str) -> str:
+    """CouchDB's path of an attachment: each ``/``-separated part of its name encoded on its own (PROTOCOL.md)."""
+    return f"{doc_path(db, doc_id)}/{'/'.join(quote(part, safe='') for part in attachment.split('/'))}"
 
 
 def clean_reason(reason: str) -> str:
@@ -256,9 +277,12 @@ class CaseView:
 @dataclass(frozen=True, slots=True)
 class PhotoBytes:
     data: bytes
+    #: Always one of :data:`PHOTO_TYPES`.
     content_type: str
     #: True for an immutable thumbnail (it may be cached by the browser), False for an original.
     thumbnail: bool
+    #: Safe to put in ``Content-Disposition`` as it is (:func:`photo_filename`).
+    filename: str
 
 
 def _label(choice: Any, value: str) -> str:
@@ -302,11 +326,14 @@ class ReviewService:
         couch: CouchClient,
         engine: AsyncEngine,
         clock: Callable[[], dt.datetime] = utcnow,
+        *,
+        image_limits: Limits | None = None,
     ) -> None:
         self._session = session
         self._couch = couch
         self._engine = engine
         self._clock = clock
+        self._image_limits = image_limits or Limits()
 
     # --- the queue -------------------------------------------------------------------------------------------
 
@@ -476,7 +503,11 @@ class ReviewService:
     async def photo(
         self, reviewer: Reviewer, application_id: str, evidence_id: str, attachment: str, *, original: bool
     ) -> PhotoBytes:
-        """One photo of the case's evidence: its thumbnail (made once, then cached) or the original. Audited."""
+        """One photo of the case's evidence: its thumbnail (made once, then cached) or the original. Audited.
+
+        Served only when the attachment is stored as an image type the gateway accepts and, for an original, its
+        bytes decode as an image of that type (:func:`agent_forms.attachments.inspect_image`): a document written
+        to CouchDB past the gateway must not be able to put a page (a script) on the supervisors' origin."""
         record = await self._record(application_id)
         reviewer.check_read(record.desa, record.status)
         db = record.db_name
@@ -491,6 +522,12 @@ class ReviewService:
             stub = (body.get("_attachments") or {}).get(attachment)
             if photo is None or not isinstance(stub, Mapping):
                 raise NotFound("Foto tidak ditemukan pada bukti ini")
+            content_type = str(stub.get("content_type") or "")
+            if content_type not in PHOTO_TYPES:
+                log.warning("attachment %s of %s in %s is stored as a non-image type", attachment, evidence_id, db)
+                raise Conflict(
+                    "Lampiran ini tidak tersimpan sebagai gambar JPEG, PNG atau WebP, sehingga tidak ditampilkan"
+                )
             audit.record(
                 self._session,
                 reviewer.user,
@@ -500,22 +537,37 @@ class ReviewService:
                 detail={"evidence_id": evidence_id, "attachment": attachment},
             )
             if original:
-                data = await self._attachment(db, evidence_id, attachment)
-                return PhotoBytes(data, str(stub.get("content_type") or "application/octet-stream"), thumbnail=False)
+                data = await self._original(db, evidence_id, attachment, content_type, stub)
+                return PhotoBytes(data, content_type, False, photo_filename(attachment, content_type))
             cache = ThumbnailCache(self._session)
             key = thumbnail_key(db, evidence_id, attachment, str(stub.get("digest") or ""))
             cached = await cache.get(key)
             if cached is None:
                 cached = await cache.make(key, await self._attachment(db, evidence_id, attachment))
-            return PhotoBytes(cached.data, cached.content_type, thumbnail=True)
+            return PhotoBytes(cached.data, cached.content_type, True, photo_filename(attachment, cached.content_type))
         except UnreadablePhoto as exc:
             log.warning("photo %s of %s in %s does not decode: %s", attachment, evidence_id, db, exc)
             raise Conflict("Foto ini rusak dan tidak dapat ditampilkan") from None
         except CouchError as exc:
             raise ServiceUnavailable("Foto sedang tidak dapat dibaca; coba lagi sebentar lagi") from exc
 
+    async def _original(
+        self, db: str, evidence_id: str, attachment: str, content_type: str, stub: Mapping[str, Any]
+    ) -> bytes:
+        """The original's bytes, once they decode as an image of ``content_type`` within the gateway's limits."""
+        length = stub.get("length")
+        if isinstance(length, int) and length > self._image_limits.max_image_bytes:
+            raise Conflict("Foto asli ini melebihi batas ukuran foto, sehingga tidak ditampilkan")
+        data = await self._attachment(db, evidence_id, attachment)
+        info, problems = await asyncio.to_thread(inspect_image, data, self._image_limits)
+        if info is None:
+            raise UnreadablePhoto(", ".join(problem.code for problem in problems))
+        if IMAGE_TYPES[info.format] != content_type:
+            raise UnreadablePhoto(f"{info.format} stored as another type")
+        return data
+
     async def _attachment(self, db: str, evidence_id: str, attachment: str) -> bytes:
-        async with self._couch.stream("GET", f"{doc_path(db, evidence_id)}/{attachment}") as response:
+        async with self._couch.stream("GET", attachment_path(db, evidence_id, attachment)) as response:
             if response.status_code == 404:
                 raise NotFound("Foto tidak ditemukan pada bukti ini")
             if response.status_code != 200:

@@ -14,16 +14,16 @@ session is missing, a redirect to the log-in page) and rolls back whatever the r
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Callable, Coroutine
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -32,7 +32,8 @@ from server.core.errors import BadRequest, Conflict, Forbidden, SimpulError
 from server.core.state import SessionDep, StateDep
 from server.review.access import REVIEWER_ROLES, Reviewer, reviewer_of
 from server.review.documents import MIN_REASON, CaseVerdict, EvidenceDecision
-from server.review.endpoints import photo_headers
+from server.review.endpoints import image_limits, photo_response
+from server.review.routing import RawPathRoute, segment
 from server.review.schemas import QueueStatus
 from server.review.service import CaseView, QueueFilters, ReviewService, region_names
 from server.web import present, sessions
@@ -69,8 +70,9 @@ class LoginRequired(Exception):
     """No live session: the page redirects to the log-in form and comes back afterwards."""
 
 
-class WebRoute(APIRoute):
-    """Routes whose errors are pages: see the module docstring."""
+class WebRoute(RawPathRoute):
+    """Routes whose errors are pages (see the module docstring), and whose ids are encoded segments of the raw path
+    (:mod:`server.review.routing`)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -80,7 +82,7 @@ class WebRoute(APIRoute):
                 return await handler(request)
             except LoginRequired:
                 await _rollback(request)
-                target = request.url.path if request.method == "GET" else QUEUE_PAGE
+                target = _raw_path(request) if request.method == "GET" else QUEUE_PAGE
                 query = urlencode({"lanjut": target, "pesan": "sesi-habis"})
                 return RedirectResponse(f"{LOGIN_PAGE}?{query}", status_code=303)
             except SimpulError as exc:
@@ -91,6 +93,17 @@ class WebRoute(APIRoute):
                 return error_page(request, 400, "Isian tidak lengkap atau tidak sah. Kembali dan periksa isian Anda.")
 
         return guarded
+
+
+def _raw_path(request: Request) -> str:
+    """The path as the browser sent it: ids still encoded, so that coming back after log-in finds the same page."""
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes):
+        try:
+            return raw.partition(b"?")[0].decode("ascii")
+        except UnicodeDecodeError:
+            pass
+    return quote(request.url.path, safe=":/")
 
 
 async def _rollback(request: Request) -> None:
@@ -122,6 +135,9 @@ def templates() -> Environment:
         display=present.display,
         status=present.status_label,
         datum=present.datum_value,
+        # Every id that goes into a URL goes through this: one encoded segment (server.review.routing).
+        segment=segment,
+        anchor=present.anchor,
     )
     env.globals.update(
         OUTCOME_LABELS=present.OUTCOME_LABELS,
@@ -184,15 +200,17 @@ async def _reviewer(active: Active, session: WebDb) -> Reviewer:
 
 
 def _service(state: StateDep, session: WebDb) -> ReviewService:
-    return ReviewService(session, state.couch, state.engine)
+    return ReviewService(session, state.couch, state.engine, image_limits=image_limits(state))
 
 
 WebReviewer = Annotated[Reviewer, Depends(_reviewer)]
 Service = Annotated[ReviewService, Depends(_service)]
 
 
-def _check_csrf(active: sessions.ActiveSession, request: Request, token: str) -> None:
-    if not active.check(request.url.path, token):
+def _check_csrf(active: sessions.ActiveSession, action: str, token: str) -> None:
+    """``token`` must be the session's for the form posting to ``action`` (its ``action`` attribute, ids
+    encoded)."""
+    if not active.check(action, token):
         raise Forbidden(
             "Formulir ini sudah kedaluwarsa atau tidak berasal dari halaman ini. Muat ulang halaman lalu coba lagi."
         )
@@ -300,7 +318,7 @@ async def login(
 async def logout(
     request: Request, active: Active, session: WebDb, csrf: Annotated[str, Form(max_length=200)] = ""
 ) -> Response:
-    _check_csrf(active, request, csrf)
+    _check_csrf(active, f"{PREFIX}/keluar", csrf)
     await sessions.end(session, request.cookies.get(sessions.COOKIE))
     response = RedirectResponse(f"{LOGIN_PAGE}?pesan=keluar", status_code=303)
     response.delete_cookie(sessions.COOKIE, path=sessions.COOKIE_PATH, httponly=True, samesite="strict")
@@ -348,10 +366,14 @@ async def queue_page(
     )
 
 
+_SMALL_INT = re.compile(r"[0-9]{1,4}")
+
+
 def _small_int(raw: str | None, message: str) -> int:
+    """0 to 9999 from a query field; ASCII digits only (``str.isdigit`` also takes ``²``, which ``int`` refuses)."""
     if raw is None or raw.strip() == "":
         return 0
-    if not raw.strip().isdigit() or len(raw.strip()) > 4:
+    if not _SMALL_INT.fullmatch(raw.strip()):
         raise BadRequest(message)
     return int(raw.strip())
 
@@ -360,7 +382,15 @@ def _small_int(raw: str | None, message: str) -> int:
 
 
 def case_path(application_id: str) -> str:
-    return f"{PREFIX}/kasus/{application_id}"
+    return f"{PREFIX}/kasus/{segment(application_id)}"
+
+
+def evidence_action(application_id: str, evidence_id: str) -> str:
+    return f"{case_path(application_id)}/bukti/{segment(evidence_id)}"
+
+
+def decision_action(application_id: str) -> str:
+    return f"{case_path(application_id)}/keputusan"
 
 
 def _case_page(
@@ -398,8 +428,9 @@ def _case_page(
         if key is None or key not in {v.id for v in view.field_visits}
         for ev in items
     ]
-    tokens = {f"bukti:{ev.doc.id}": active.token(f"{base}/bukti/{ev.doc.id}") for ev in view.evidence}
-    tokens["keputusan"] = active.token(f"{base}/keputusan")
+    actions = {f"bukti:{ev.doc.id}": evidence_action(view.application_id, ev.doc.id) for ev in view.evidence}
+    actions["keputusan"] = decision_action(view.application_id)
+    tokens = {key: active.token(action) for key, action in actions.items()}
     desa_name, kecamatan_name = region_names(view.record.desa)
     return render(
         "kasus.html",
@@ -414,6 +445,7 @@ def _case_page(
         loose=loose,
         members=members,
         household=household,
+        actions=actions,
         tokens=tokens,
         notice=notice,
         error=error,
@@ -448,7 +480,7 @@ async def photo(
 ) -> Response:
     original = ukuran == "asli"
     photo = await service.photo(reviewer, application_id, evidence_id, attachment, original=original)
-    return Response(photo.data, media_type=photo.content_type, headers=photo_headers(photo.thumbnail))
+    return photo_response(photo)
 
 
 @router.post("/kasus/{application_id}/bukti/{evidence_id}", response_class=HTMLResponse)
@@ -463,7 +495,7 @@ async def review_evidence(
     alasan: Annotated[str, Form(max_length=4000)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    _check_csrf(active, request, csrf)
+    _check_csrf(active, evidence_action(application_id, evidence_id), csrf)
     try:
         if keputusan not in set(EvidenceDecision):
             raise BadRequest("Pilih setujui atau tolak")
@@ -474,7 +506,8 @@ async def review_evidence(
             request, active, reviewer, service, application_id, exc, f"bukti:{evidence_id}", keputusan, alasan
         )
     flash = "bukti-disetujui" if decision is EvidenceDecision.approved else "bukti-ditolak"
-    return RedirectResponse(f"{case_path(application_id)}?pesan={flash}#bukti-{_anchor(evidence_id)}", status_code=303)
+    target = f"{case_path(application_id)}?pesan={flash}#bukti-{present.anchor(evidence_id)}"
+    return RedirectResponse(target, status_code=303)
 
 
 @router.post("/kasus/{application_id}/keputusan", response_class=HTMLResponse)
@@ -488,7 +521,7 @@ async def decide(
     alasan: Annotated[str, Form(max_length=4000)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    _check_csrf(active, request, csrf)
+    _check_csrf(active, decision_action(application_id), csrf)
     try:
         if keputusan not in set(CaseVerdict):
             raise BadRequest("Pilih layak atau tidak layak")
@@ -520,10 +553,6 @@ async def _again(
         form_values={"keputusan": decision, "alasan": reason},
         status_code=exc.status_code,
     )
-
-
-def _anchor(doc_id: str) -> str:
-    return doc_id.replace(":", "-")
 
 
 # --- the stylesheet -----------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ is rendered from the model itself and a new field appears on the page without a 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -163,3 +164,9 @@ def datum_value(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(datum_value(v) for v in value) or "—"
     return str(value)
+
+
+def anchor(doc_id: str) -> str:
+    """A fragment for an id (``evidence:4f0c…`` → ``evidence-4f0c…``): only characters a fragment and an HTML id
+    both take as they are, so that a redirect's ``#bukti-…`` finds its element whatever the id holds."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", doc_id)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from agent_forms import load_submission
+from agent_forms import InvalidSubmission, load_submission
 from replication.couch import CouchClient
 from replication.naming import desa_db_name
 from simpul.db import make_async_engine
@@ -26,6 +26,23 @@ from tests.fixtures.forms import form_doc
 from tests.fixtures.gateway import KEMIREN, LATENG, ServerEnv
 
 AGENTS = {LATENG: "agent.lateng", KEMIREN: "agent.kemiren"}
+
+#: Ids a device cannot write through the gateway, but a document written to CouchDB directly may have.
+UNUSUAL_IDS = ["application:a/b", "application:x?y#z", "application:p%2Fq", "application:désa-ü-日本"]
+#: An "evidence photo" that is a page with a script: what must never run on the supervisors' origin.
+HTML = b"<!doctype html><script>fetch('/api/auth/me').then(r => r.text()).then(alert)</script>"
+
+
+def unique(doc_id: str) -> str:
+    """``doc_id`` made unique in the desa database, its characters kept: ``application:3f2a9c1e-a/b``."""
+    doc_type, _, key = doc_id.partition(":")
+    return f"{doc_type}:{uuid.uuid4().hex[:8]}-{key}"
+
+
+def evidence_of(application_id: str) -> str:
+    return "evidence:" + application_id.removeprefix("application:")
+
+
 T = TypeVar("T")
 
 
@@ -95,23 +112,41 @@ async def seed_case_async(
     kinds: tuple[str, ...] = ("evidence",),
     age_days: float = 3,
     objection: bool = False,
+    application_id: str | None = None,
+    evidence_id: str | None = None,
+    attachments: Mapping[str, tuple[bytes, str]] | None = None,
 ) -> SeededCase:
+    """``application_id`` and ``evidence_id``: ids of one's own (any characters, as written straight to CouchDB);
+    ``attachments``: the evidence's photos as (bytes, content type) by name instead of two JPEGs."""
     key = str(uuid.uuid4())
     db = desa_db_name(desa)
     agent = AGENTS.get(desa, "agent.lateng")
-    application_id = f"application:{key}"
+    application_id = application_id or f"application:{key}"
     household_id = f"household:{key}"
     consent_id = f"consent:{key}"
     field_visit_id = f"field_visit:{key}"
-    evidence_id = f"evidence:{key}"
-    photos = {
-        "depan.jpg": kit.jpeg_bytes((800, 600), exif_time="2025:09:14 08:45:10", gps=(-8.2147, 114.3689)),
-        "kk.jpg": kit.jpeg_bytes((600, 800)),
-    }
+    evidence_id = evidence_id or f"evidence:{key}"
+    if attachments is None:
+        attachments = {
+            "depan.jpg": (
+                kit.jpeg_bytes((800, 600), exif_time="2025:09:14 08:45:10", gps=(-8.2147, 114.3689)),
+                "image/jpeg",
+            ),
+            "kk.jpg": (kit.jpeg_bytes((600, 800)), "image/jpeg"),
+        }
+    photos = {name: data for name, (data, _) in attachments.items()}
     docs = [
         form_doc("household", key=key, agent=agent, desa=desa),
         form_doc("consent", key=key, agent=agent, desa=desa, household_id=household_id),
-        form_doc("application", key=key, agent=agent, desa=desa, household_id=household_id, consent_id=consent_id),
+        form_doc(
+            "application",
+            key=key,
+            agent=agent,
+            desa=desa,
+            _id=application_id,
+            household_id=household_id,
+            consent_id=consent_id,
+        ),
         form_doc(
             "field_visit",
             key=key,
@@ -126,10 +161,12 @@ async def seed_case_async(
             key=key,
             agent=agent,
             desa=desa,
+            _id=evidence_id,
             field_visit_id=field_visit_id,
-            _attachments={name: kit.inline(data, "image/jpeg") for name, data in photos.items()},
+            _attachments={name: kit.inline(data, kind) for name, (data, kind) in attachments.items()},
         ),
     ]
+
     objection_id = None
     if objection:
         objection_id = f"objection:{key}"
@@ -172,8 +209,7 @@ async def seed_case_async(
         async with UnitOfWork(engine).begin() as session:
             links = LinkStore(session)
             for doc in docs:
-                submission = load_submission(doc)
-                await links.replace(db, doc["_id"], links_of(submission), submission.captured_at)
+                await links.replace(db, doc["_id"], *_links(doc))
             store = CaseStore(session)
             store.save(
                 CaseRecord(
@@ -204,6 +240,21 @@ async def seed_case_async(
     finally:
         await engine.dispose()
     return SeededCase(key, desa, db, application_id, household_id, field_visit_id, evidence_id, objection_id, photos)
+
+
+#: The reference fields of the seeded documents, by the relation the pipeline links them with.
+_REFERENCES = {"household_id": "household", "consent_id": "consent", "task_id": "task", "field_visit_id": "field_visit"}
+
+
+def _links(doc: dict[str, Any]) -> tuple[list[tuple[str, str]], dt.datetime]:
+    """The pipeline's links of ``doc``. A document that refers to an id the forms refuse (``task:application:a/b``:
+    written straight to CouchDB) does not load; its links are its reference fields as written."""
+    try:
+        submission = load_submission(doc)
+    except InvalidSubmission:
+        links = [(relation, doc[name]) for name, relation in _REFERENCES.items() if doc.get(name)]
+        return links, dt.datetime.fromisoformat(doc["captured_at"])
+    return links_of(submission), submission.captured_at
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
