@@ -35,6 +35,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.core.errors import BadRequest
+from server.review.routing import segment
 from sync.cases.tables import CaseDecision, CaseRecord
 from sync.checkpoints import utcnow
 
@@ -80,7 +81,7 @@ def feed_line(decision: CaseDecision, desa: str | None) -> dict[str, Any]:
         "final": decision.status in FINAL_STATUSES,
         "rule_set_version": decision.rule_set_version,
         "decided_at": result.get("decided_at") or decision.decided_at.isoformat(),
-        "links": {"case": f"/api/v1/cases/{decision.application_id}"},
+        "links": {"case": f"/api/v1/cases/{segment(decision.application_id)}"},
     }
 
 

@@ -113,6 +113,7 @@ async def test_a_case_that_leaves_its_final_verdict_comes_again_as_not_final(eng
     await add_history(engine, "application:objected", ["waiting", "eligible", "needs_review", "not_eligible"])
     await add_history(engine, "application:withdrawn", ["eligible", "stopped"])
     await add_history(engine, "application:never-final", ["waiting", "needs_review", "stopped"])
+    await add_history(engine, "application:a/b?c", ["eligible"])
 
     lines = await read_all(feed, 0)
     assert [(line["application_id"], line["status"], line["final"]) for line in lines] == [
@@ -121,7 +122,9 @@ async def test_a_case_that_leaves_its_final_verdict_comes_again_as_not_final(eng
         ("application:objected", "not_eligible", True),
         ("application:withdrawn", "eligible", True),
         ("application:withdrawn", "stopped", False),
+        ("application:a/b?c", "eligible", True),
     ]
+    assert lines[-1]["links"] == {"case": "/api/v1/cases/application:a%2Fb%3Fc"}
     # The latest line per case is what a consumer keeps: the withdrawn case's decision no longer stands.
     latest = {line["application_id"]: line for line in lines}
     assert latest["application:withdrawn"]["final"] is False
