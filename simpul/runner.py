@@ -1,5 +1,11 @@
 """The main job: local CouchDB-compatible server (unless SIMPUL_COUCHDB_URL names one), provisioning, the HTTP
-server and the worker, in one foreground process that shuts everything down on Ctrl-C."""
+server and the worker, in one foreground process that shuts everything down on Ctrl-C.
+
+Both helpers are supervised the same way: a local server that dies is restarted (``LocalCouchServer.supervise``),
+and so is a worker that ends with an error (:func:`supervise_worker`), after a back-off that doubles while the
+restarts keep failing; each death is logged. The HTTP server goes on serving meanwhile, and ``/healthz`` shows the
+worker's report going stale.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -142,7 +148,7 @@ async def _serve_with_supervision(settings: Settings, local: LocalCouchServer | 
     if with_worker:
         from simpul.worker import run_worker  # only the main job runs the pipeline; `simpul serve` does not load it
 
-        worker = asyncio.create_task(run_worker(settings, stop_worker), name="worker")
+        worker = asyncio.create_task(supervise_worker(run_worker, settings, stop_worker), name="worker")
     try:
         await server.serve()
     finally:
@@ -154,6 +160,48 @@ async def _serve_with_supervision(settings: Settings, local: LocalCouchServer | 
             supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await supervisor
+
+
+RunWorker = Callable[[Settings, asyncio.Event], Awaitable[None]]
+
+
+async def supervise_worker(
+    run_worker: RunWorker,
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    first_backoff_s: float = 1.0,
+    max_backoff_s: float = 60.0,
+    healthy_after_s: float = 60.0,
+) -> None:
+    """Run the worker until ``stop`` is set, starting it again whenever it ends with an error meanwhile.
+
+    The wait before a restart doubles from ``first_backoff_s`` up to ``max_backoff_s`` while the worker keeps dying
+    soon after it starts, and is back to ``first_backoff_s`` once a run lasted ``healthy_after_s``. A worker that
+    returns without ``stop`` (it should not) is restarted the same way. ``stop`` during the wait ends at once.
+    """
+    loop = asyncio.get_running_loop()
+    backoff = first_backoff_s
+    restarts = 0
+    while not stop.is_set():
+        started = loop.time()
+        try:
+            await run_worker(settings, stop)
+        except Exception as exc:
+            failure: str = f"{type(exc).__name__}: {exc}"
+        else:
+            if stop.is_set():
+                return
+            failure = "it returned without being asked to stop"
+        if stop.is_set():
+            return
+        if loop.time() - started >= healthy_after_s:
+            backoff = first_backoff_s
+        restarts += 1
+        log.error("the worker died (%s); restarting it in %.0fs (restart #%d)", failure, backoff, restarts)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), backoff)
+        backoff = min(backoff * 2, max_backoff_s)
 
 
 async def _finish(worker: asyncio.Task[None]) -> None:

@@ -1,8 +1,11 @@
 """The worker process: follows every desa database and runs the verification pipeline on what devices sync.
 
 ``simpul worker`` runs it on its own (docker-compose's ``worker`` service); ``simpul run`` runs it beside the HTTP
-server in one process. Either way it reports its state to the relational store every few seconds, which is what
-``/healthz`` shows, and delivers the dead letters an operator asked to re-queue (CLI or admin API, any process).
+server in one process (and restarts it if it dies, see :mod:`simpul.runner`). Either way it reports its state to the
+relational store every few seconds, with the number of dead letters counted there, which is what ``/healthz``
+shows, and delivers the dead letters an operator asked to re-queue (CLI or admin API, any process). A store that
+refuses writes for a while (locked, read-only, unreachable) does not end it: reports are skipped and logged once
+until the store takes them again (see :mod:`sync.worker` for the changes themselves).
 SIGTERM or SIGINT: in-flight changes are finished, checkpoints saved, then it exits.
 """
 
@@ -27,12 +30,12 @@ from simpul.schema import create_tables
 from simpul.settings import Settings
 from sync.cases.pipeline import build_pipeline
 from sync.checkpoints import utcnow
-from sync.deadletters import requeue_requested
+from sync.deadletters import FailureStore, requeue_requested
 from sync.handlers import Handler
 from sync.status import VERIFICATION_FOLLOWER, WorkerReports
 from sync.uow import UnitOfWork
 from sync.verification.ruleset import load_rule_set
-from sync.worker import Worker
+from sync.worker import Worker, store_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +114,10 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, databases: Sequ
         worker.stop()
         await asyncio.gather(*tasks, return_exceptions=True)
         stopping.cancel()
-        async with uow.begin() as session:
-            await WorkerReports(session).save(VERIFICATION_FOLLOWER, started_at, worker.status(), running=False)
+        try:
+            await report(worker, uow, started_at, running=False)
+        except Exception as exc:
+            log.warning("could not report the worker stopped (%s); /healthz sees its report go stale", _brief(exc))
         if failed:
             raise RuntimeError(f"the worker stopped after a failure in {failed[0].get_name()}")
     finally:
@@ -126,16 +131,39 @@ async def run_worker(settings: Settings, stop: asyncio.Event, *, databases: Sequ
         await engine.dispose()
 
 
+async def report(worker: Worker, uow: UnitOfWork, started_at: datetime, *, running: bool = True) -> None:
+    """Save the worker's report, with the dead letters of each database as counted in the store (one query)."""
+    async with uow.begin() as session:
+        parked = await FailureStore(session).parked_counts()
+        reports = WorkerReports(session)
+        await reports.save(VERIFICATION_FOLLOWER, started_at, worker.status(), running=running, parked=parked)
+
+
+def _brief(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return f"{type(exc).__name__}: {orig}" if orig is not None else type(exc).__name__
+
+
 async def _report_and_requeue(
     worker: Worker, uow: UnitOfWork, handlers: Sequence[Handler], stop: asyncio.Event, started_at: datetime
 ) -> None:
+    failing = False
     while not stop.is_set():
         try:
-            async with uow.begin() as session:
-                await WorkerReports(session).save(VERIFICATION_FOLLOWER, started_at, worker.status())
+            await report(worker, uow, started_at)
             for result in await requeue_requested(uow, handlers):
                 log.info("dead letter %s re-queued: %s", result.dead_letter.id, result.outcome.value)
-        except Exception:
-            log.exception("could not report the worker's state; will try again")
+        except Exception as exc:
+            # Once per spell of failures, not every couple of seconds.
+            if not failing:
+                if store_unavailable(exc):
+                    log.warning("could not report the worker's state (%s); will try again", _brief(exc))
+                else:
+                    log.exception("could not report the worker's state; will try again")
+            failing = True
+        else:
+            if failing:
+                log.info("the worker's state is reported again")
+            failing = False
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), REPORT_INTERVAL_S)

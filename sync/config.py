@@ -12,9 +12,19 @@ from pydantic import BaseModel, Field
 
 class WorkerSettings(BaseModel):
     # --- Failures -------------------------------------------------------------------------------------------
-    max_attempts: int = Field(5, ge=1, description="Attempts of one change by one handler before it is parked.")
+    max_attempts: int = Field(
+        5,
+        ge=1,
+        description="Attempts of one change by one handler before it is parked. A failure because CouchDB or the "
+        "relational store is unreachable is not counted: the change waits for it (see sync/worker.py).",
+    )
     backoff_base_s: float = Field(2.0, gt=0, description="Delay before the first retry; doubles with each failure.")
-    backoff_max_s: float = Field(300.0, gt=0, description="Longest delay between two attempts of one change.")
+    backoff_max_s: float = Field(
+        300.0,
+        gt=0,
+        description="Longest delay between two tries of one change, also while it waits for an unreachable "
+        "dependency (it is retried at once when the outage is seen to end).",
+    )
 
     handler_timeout_s: float = Field(
         300.0,
