@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import Text, UniqueConstraint, func
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -152,6 +152,16 @@ class FailureStore:
         if not include_requeued:
             query = query.where(col(DeadLetter.requeued_at).is_(None))
         return list((await self._session.exec(query)).all())
+
+    async def parked_counts(self) -> dict[str, int]:
+        """How many changes are parked now (not yet re-queued) per database: one grouped COUNT, so ``/healthz``
+        shows what is in the store whichever process parked them and whoever re-queued them."""
+        query = (
+            select(DeadLetter.db_name, func.count())
+            .where(col(DeadLetter.requeued_at).is_(None))
+            .group_by(col(DeadLetter.db_name))
+        )
+        return {db_name: int(count) for db_name, count in (await self._session.exec(query)).all()}
 
     async def request_requeue(self, dead_letter_id: int, requested_by: str) -> DeadLetter:
         """Ask the running worker to deliver a parked change again (see :func:`requeue_requested`)."""

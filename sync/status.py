@@ -1,8 +1,12 @@
 """The worker's reported state, kept in the relational store so that ``/healthz`` can show it from any process.
 
 The worker may run inside ``simpul run`` or as its own ``simpul worker`` process (docker-compose); either way it
-writes one row per follower every few seconds: when it last reported, and each database's lag. A row older than
-``stale_after`` means the worker is not running (or is stuck), which ``/healthz`` reports as degraded.
+writes one row per follower every few seconds: when it last reported, each database's lag, and how many of its
+changes are parked as dead letters (counted in the store at each report, so the number holds across restarts and
+re-queues from any process). A row older than ``stale_after`` means the worker is not running (or is stuck), and a
+row saying it stopped means it is not running: ``/healthz`` then reports ``"status": "degraded"`` with the reason
+(still HTTP 200: the gateway serves without the worker). No row at all means no worker has ever run against this
+store (a gateway on its own); that is shown, not counted as degraded.
 """
 
 from __future__ import annotations
@@ -36,20 +40,23 @@ class WorkerReport(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     reported_at: datetime = Field(default_factory=utcnow)
     running: bool = True
-    #: db name → {"lag", "in_flight", "pending", "caught_up", "parked", "last_error"}
+    #: db name → {"lag", "in_flight", "held", "pending", "caught_up", "processed", "parked", "last_error"}
     databases: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
 
-def database_lag(status: FeedStatus) -> dict[str, Any]:
+def database_lag(status: FeedStatus, parked: int | None = None) -> dict[str, Any]:
     """One database's line in the report. ``lag``: changes not yet done, known ones only (seqs are opaque: the
-    feed's ``pending`` count where the server gives it, plus what is read and unfinished)."""
+    feed's ``pending`` count where the server gives it, plus what is read and unfinished). ``held``: of those,
+    the ones waiting for an unreachable dependency. ``parked``: the dead letters in the store when given, else
+    the ones this process parked."""
     return {
         "lag": (status.pending or 0) + status.in_flight,
         "in_flight": status.in_flight,
+        "held": status.held,
         "pending": status.pending,
         "caught_up": status.caught_up,
         "processed": status.processed,
-        "parked": status.parked,
+        "parked": status.parked if parked is None else parked,
         "last_error": status.last_error,
     }
 
@@ -61,8 +68,16 @@ class WorkerReports:
         self._session = session
 
     async def save(
-        self, follower: str, started_at: datetime, statuses: Mapping[str, FeedStatus], *, running: bool = True
+        self,
+        follower: str,
+        started_at: datetime,
+        statuses: Mapping[str, FeedStatus],
+        *,
+        running: bool = True,
+        parked: Mapping[str, int] | None = None,
     ) -> None:
+        """Save the report; ``parked``: the dead letters per database as counted in the store
+        (:meth:`sync.deadletters.FailureStore.parked_counts`), which the worker passes at every report."""
         row = await self._session.get(WorkerReport, follower)
         if row is None:
             row = WorkerReport(follower=follower)
@@ -71,7 +86,10 @@ class WorkerReports:
         row.started_at = started_at
         row.reported_at = utcnow()
         row.running = running
-        row.databases = {name: database_lag(status) for name, status in sorted(statuses.items())}
+        row.databases = {
+            name: database_lag(status, None if parked is None else parked.get(name, 0))
+            for name, status in sorted(statuses.items())
+        }
         self._session.add(row)
 
     async def all(self) -> list[WorkerReport]:
@@ -92,6 +110,7 @@ def summarise(report: WorkerReport | None, *, now: datetime, stale_after: timede
         "reported_at": reported_at.isoformat(),
         "databases": len(report.databases),
         "lag": sum(int(line.get("lag") or 0) for line in report.databases.values()),
+        "held": sum(int(line.get("held") or 0) for line in report.databases.values()),
         "parked": sum(int(line.get("parked") or 0) for line in report.databases.values()),
         "lag_per_database": report.databases,
         "lagging": sorted(lagging),

@@ -1,18 +1,34 @@
-"""The one error handler: domain errors become JSON, in CouchDB's shape on ``/sync`` and the API's elsewhere."""
+"""The one error handler: domain errors become JSON, in CouchDB's shape on ``/sync`` and the API's elsewhere.
+
+A relational store that cannot be used now (SQLAlchemy's ``OperationalError``, ``InterfaceError``, a pool that had no
+connection to give: locked, read-only, unreachable) is :class:`~server.core.errors.ServiceUnavailable`, 503 with
+``Retry-After``, whatever service ran into it, rather than an internal error: the client retries, as it does when
+CouchDB is down. The answer and the log line name the error's class only, never the statement or its parameters.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from server.core.errors import SimpulError
+from server.core.errors import ServiceUnavailable, SimpulError
 
 log = logging.getLogger(__name__)
+
+#: What the relational store raises when it cannot be used now, rather than refusing one statement.
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+STORE_UNAVAILABLE_MESSAGE = "the database is not available right now; try again shortly"
+#: Seconds a client is asked to wait (``Retry-After``); an outage is logged at most once this many seconds.
+_STORE_RETRY_AFTER_S = 5
+_STORE_LOG_EVERY_S = 30.0
+_store_logged_at = float("-inf")
 
 # A segment of a path no route matched is logged only when it is a plain word (``api``, ``v1``, ``people``):
 # anything else may be a NIK, a document id or a name.
@@ -44,14 +60,42 @@ def _headers(status: int, request: Request) -> dict[str, str] | None:
     return {"WWW-Authenticate": "Bearer"} if status == 401 else None
 
 
+def _simpul_error(request: Request, exc: SimpulError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        _body(request, exc.code, exc.message),
+        status_code=exc.status_code,
+        headers=headers or _headers(exc.status_code, request),
+    )
+
+
+def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """The 503 of a relational store that cannot be used now; logged by the route's template, once in a while."""
+    global _store_logged_at
+    now = time.monotonic()
+    if now - _store_logged_at >= _STORE_LOG_EVERY_S:
+        _store_logged_at = now
+        log.warning(
+            "the relational store is unavailable (%s) on %s %s; answering 503 (logged once every %.0fs)",
+            type(getattr(exc, "orig", None) or exc).__name__,
+            request.method,
+            loggable_path(request),
+            _STORE_LOG_EVERY_S,
+        )
+    return _simpul_error(
+        request, ServiceUnavailable(STORE_UNAVAILABLE_MESSAGE), {"Retry-After": str(_STORE_RETRY_AFTER_S)}
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(SimpulError)
     async def simpul_error(request: Request, exc: SimpulError) -> JSONResponse:
-        return JSONResponse(
-            _body(request, exc.code, exc.message),
-            status_code=exc.status_code,
-            headers=_headers(exc.status_code, request),
-        )
+        return _simpul_error(request, exc)
+
+    async def store_error(request: Request, exc: Exception) -> JSONResponse:
+        return store_unavailable(request, exc)
+
+    for kind in STORE_UNAVAILABLE:
+        app.add_exception_handler(kind, store_error)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -73,5 +117,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, STORE_UNAVAILABLE):  # raised outside the routes (a middleware): still a clean 503
+            return store_unavailable(request, exc)
         log.exception("unhandled error on %s %s", request.method, loggable_path(request))
         return JSONResponse(_body(request, "internal_error", "internal error"), status_code=500)

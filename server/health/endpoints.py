@@ -16,8 +16,16 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 async def healthz(state: StateDep) -> JSONResponse:
-    """Liveness and the state of what the server depends on (503 when CouchDB or the relational store is down),
-    and the worker's last report: running or not, and the lag of each database's feed."""
+    """Liveness and the state of what the server depends on, and the worker's last report (running or not, the lag
+    of each database's feed, the dead letters in the store).
+
+    ``status`` is ``"ok"`` only when every check is ok; otherwise ``"degraded"``, with ``degraded`` listing why
+    (``["worker: no report for 77s"]``). The HTTP status is what a load balancer or the container's health check
+    reads, and it stays about this server: 503 when CouchDB or the relational store is down (it cannot serve),
+    200 otherwise, even with the worker stopped or stale (the worker is its own process or service; a gateway that
+    serves must not be taken out of service because the worker is behind). A store no worker has ever reported to
+    (a gateway on its own) is shown in ``worker`` and is not counted as degraded (see :mod:`sync.status`).
+    """
     checks: dict[str, Any] = {}
     try:
         info = await state.couch.server_info()
@@ -30,14 +38,26 @@ async def healthz(state: StateDep) -> JSONResponse:
         checks["database"] = {"ok": True, "dialect": state.engine.dialect.name}
     except Exception as exc:  # any driver error means "not reachable"
         checks["database"] = {"ok": False, "error": type(exc).__name__}
-    healthy = all(check["ok"] for check in checks.values())
-    # The worker's state is shown but does not fail the check: the worker is its own process (or service), and a
-    # load balancer must not take a healthy gateway out of service because the worker is behind.
+    serving = all(check["ok"] for check in checks.values())
+    reported = False
     if checks["database"]["ok"]:
-        async with state.sessions() as session:
-            reports = {report.follower: report for report in await WorkerReports(session).all()}
-        checks["worker"] = summarise(reports.get(VERIFICATION_FOLLOWER), now=utcnow(), stale_after=STALE_AFTER)
-    return JSONResponse({"status": "ok" if healthy else "degraded", **checks}, status_code=200 if healthy else 503)
+        try:
+            async with state.sessions() as session:
+                reports = {report.follower: report for report in await WorkerReports(session).all()}
+        except Exception as exc:  # the store answered SELECT 1 but not this: show it, do not fail liveness
+            checks["worker"] = {"ok": False, "error": f"its report cannot be read ({type(exc).__name__})"}
+            reported = True
+        else:
+            report = reports.get(VERIFICATION_FOLLOWER)
+            checks["worker"] = summarise(report, now=utcnow(), stale_after=STALE_AFTER)
+            reported = report is not None
+    degraded = [
+        f"{name}: {check.get('error', 'not ok')}"
+        for name, check in checks.items()
+        if not check["ok"] and (name != "worker" or reported)
+    ]
+    body = {"status": "degraded" if degraded else "ok", **({"degraded": degraded} if degraded else {}), **checks}
+    return JSONResponse(body, status_code=200 if serving else 503)
 
 
 @router.get("/metrics")
