@@ -129,9 +129,13 @@ class FeedReader:
                 self.last_error = str(exc)
                 transient = isinstance(exc, CouchUnavailable)
                 delay = self.settings.feed_delay(self.failures if transient else 64)
-                log.warning("changes feed of %s failed (%s); retrying in %.1fs", self.db, exc, delay)
+                # Once per streak: in an outage every database's reader fails together, again at each retry.
+                level = logging.WARNING if self.failures == 1 else logging.DEBUG
+                log.log(level, "changes feed of %s failed (%s); retrying in %.1fs", self.db, exc, delay)
                 await self.sleep(delay)
                 continue
+            if self.failures:
+                log.info("changes feed of %s resumed after %d failed requests", self.db, self.failures)
             first = False
             self.failures = 0
             self.last_error = None
