@@ -14,14 +14,13 @@ import base64
 import binascii
 import datetime as dt
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
-from rapidfuzz import fuzz
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from agent_forms.names import names_match
 from registries import tables as t
 from registries.errors import InvalidCursor, InvalidQuery
 from registries.generator import SOURCE_NAMES
@@ -68,15 +67,6 @@ _MEMBER_FIELDS = tuple(DtsenMember.model_fields)
 def _require_digits(source: str, what: str, value: str) -> None:
     if len(value) != 16 or not (value.isascii() and value.isdigit()):
         raise InvalidQuery(source, f"{what} must be 16 digits")
-
-
-def normalise_name(name: str) -> str:
-    return " ".join(re.sub(r"[^A-Z ]", " ", name.upper()).split())
-
-
-def names_match(submitted: str, recorded: str, threshold: float) -> bool:
-    a, b = normalise_name(submitted), normalise_name(recorded)
-    return bool(a) and fuzz.token_sort_ratio(a, b) >= threshold
 
 
 def encode_cursor(source: str, last_id: int) -> str:

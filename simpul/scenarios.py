@@ -40,22 +40,24 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+import sys
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, inspect, select
 
 from agent_forms import wilayah
 from agent_forms.models import Component, ConsentSource
 from agent_forms.models.base import age_on
 from agent_forms.models.consent import ADULT_AGE
+from agent_forms.names import names_match
 from registries import tables as t
 from registries.identifiers import date_part
-from registries.local import names_match
 from registries.models import EmploymentKind
 from replication.naming import desa_db_name
 from sync.verification.ruleset import RuleSet, RuleSettings, load_rule_set
@@ -1135,16 +1137,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             device_id=args.device,
             seed=args.seed,
             strict=args.strict,
+            exclude=families_in_cases(engine),
         )
     except NoFamilyFits as exc:
         raise SystemExit(str(exc)) from None
     finally:
         engine.dispose()
-    note = f" (moved to desa {scenario.desa})" if scenario.moved else ""
-    print(f"# {scenario.kind.value}: expect {scenario.expected} in {scenario.db_name}{note}; {scenario.why}")
+    # The documents go to stdout (one JSON per line, for jq); what they are and where they go to stderr.
+    note = f" (no family in desa {args.desa} fits: moved to desa {scenario.desa})" if scenario.moved else ""
+    why = f"; {scenario.why}" if scenario.why else ""
+    say(f"# {scenario.kind.value}: expect {scenario.expected} in {scenario.db_name}{note}{why}")
     for doc in scenario.documents():
         print(json.dumps(doc, ensure_ascii=False))
     if not args.write:
+        say(f"# not written (add --write); the worker would write {scenario.result_id} into {scenario.db_name}")
         return
     base_url, auth = split_credentials(settings.resolved_couchdb_url)
     with httpx.Client(base_url=base_url, auth=auth, timeout=30) as couch:
@@ -1154,9 +1160,35 @@ def main(argv: Sequence[str] | None = None) -> None:
             if refused:
                 first = refused[0] if isinstance(refused[0], dict) else {}
                 if first.get("error") == "conflict":
-                    raise SystemExit(f"{first.get('id')} is already in {case.db_name}: try another --seed")
+                    raise SystemExit(
+                        f"{first.get('id')} is already in {case.db_name}, written earlier and not yet decided by the "
+                        "worker: wait for it (is `make run` running?) or try another --seed"
+                    )
                 raise SystemExit(f"not written: {first.get('error')}: {first.get('reason')}")
-    print(f"# written; the worker writes {scenario.result_id} into {scenario.db_name}")
+    say(f"# written; the worker writes {scenario.result_id} into {scenario.db_name}")
+    if scenario.moved:
+        say(
+            f"# {args.agent} is not assigned to {scenario.desa}: read the result as admin, "
+            f"GET /api/v1/cases/{quote(scenario.application_id, safe='')}"
+        )
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def families_in_cases(engine: Engine) -> frozenset[str]:
+    """The family cards (KK numbers) of the cases this store has seen: a family written again would be a second
+    application of the same people, a ``needs_review`` case rather than the scenario asked for."""
+    from sqlmodel import col
+
+    from sync.cases.tables import CaseRecord
+
+    if not inspect(engine).has_table(CaseRecord.__tablename__):
+        return frozenset()
+    with engine.connect() as connection:
+        rows = connection.execute(select(col(CaseRecord.kk_number)).where(col(CaseRecord.kk_number).is_not(None)))
+        return frozenset(str(kk) for (kk,) in rows)
 
 
 if __name__ == "__main__":

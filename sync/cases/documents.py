@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from agent_forms import InvalidSubmission, load_submission
+from agent_forms.corrections import corrects
 from agent_forms.models import (
     Application,
     Consent,
@@ -216,13 +217,22 @@ class _Reader:
 
 
 def current_versions(docs: Sequence[Doc[S]]) -> list[Doc[S]]:
-    """Drop every version another of ``docs`` supersedes; of each family keep the latest captured. Sorted by
-    capture time, then id."""
-    superseded = {doc.body.supersedes for doc in docs if doc.body.supersedes}
+    """Drop every version another of ``docs`` validly supersedes (:func:`agent_forms.corrections.corrects`: the same
+    subject, captured later; a ``supersedes`` naming another family's document is ignored, and so is one of two
+    documents naming each other); of each family keep the latest captured. Sorted by capture time, then id."""
+    by_id = {doc.id: doc for doc in docs}
+
+    def parent(doc: Doc[S]) -> str | None:
+        target = doc.body.supersedes
+        if target is None or (target in by_id and not corrects(doc.body, by_id[target].body)):
+            return None
+        return target  # an original that is not here (deleted, unreadable) cannot be compared, nor does it matter
+
+    parents = {doc.id: parent(doc) for doc in docs}
+    superseded = {target for target in parents.values() if target}
     leaves = [doc for doc in docs if doc.id not in superseded]
     # Two corrections of one document (two devices, say) leave two leaves of one family: keep the latest.
     by_root: dict[str, Doc[S]] = {}
-    parents = {doc.id: doc.body.supersedes for doc in docs}
     for doc in leaves:
         root, seen = doc.id, {doc.id}
         while parents.get(root) and parents[root] not in seen:

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agent_forms.corrections import corrects
 from agent_forms.models import Application
 from registries.sources import Sources
 from replication.couch import CouchClient
@@ -109,8 +110,9 @@ class CaseProcessor:
             if record is not None and record.db_name != db:
                 log.warning("%s in %s is a case of %s: left alone", application_id, db, record.db_name)
                 return None
-            if corrections:
-                return await self._supersede(db, application_id, record, corrections[0].doc_id)
+            correction = await self._valid_correction(db, application_id, [link.doc_id for link in corrections])
+            if correction is not None:
+                return await self._supersede(db, application_id, record, correction)
             now = self._clock()
             waiting_since = record.waiting_since if record and record.waiting_since else now
             gathered = await gather_case(self._couch, self._uow, db, application_id, waiting_since=waiting_since)
@@ -293,6 +295,26 @@ class CaseProcessor:
         return ("closed" if closed.changed else None), None
 
     # --- superseded and removed applications ------------------------------------------------------------------
+
+    async def _valid_correction(self, db: str, application_id: str, corrections: list[str]) -> str | None:
+        """The latest of ``corrections`` (latest first) that may replace the application: the same applicant,
+        captured after it (:func:`agent_forms.corrections.corrects`). Another family's application naming this one
+        in ``supersedes`` does not end this case. An application that is gone or unreadable cannot be compared: any
+        correction stands."""
+        if not corrections:
+            return None
+        bodies = await fetch_documents(self._couch, db, [application_id, *corrections])
+        original = parse(application_id, bodies.get(application_id))
+        for doc_id in corrections:
+            correction = parse(doc_id, bodies.get(doc_id))
+            if not isinstance(original, Application) or (
+                isinstance(correction, Application) and corrects(correction, original)
+            ):
+                return doc_id
+        log.warning(
+            "%s in %s: %d correction(s) of another applicant or older, ignored", application_id, db, len(corrections)
+        )
+        return None
 
     async def _supersede(self, db: str, application_id: str, record: CaseRecord | None, by: str) -> CaseOutcome | None:
         bodies = await fetch_documents(self._couch, db, [application_id])

@@ -119,6 +119,9 @@ class QueryPlan:
     #: Members whose own consent does not (or no longer) allow DTSEN: the household is still looked up by KK under
     #: the applicant's consent, but these members' DTSEN records are not used.
     dtsen_withheld: frozenset[str] = frozenset()
+    #: (NIK, withdrawal id): withdrawals in force that do not match the person the case records under that NIK.
+    #: Nothing is asked about the person meanwhile, and a supervisor looks at the case.
+    held_withdrawals: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,6 +101,7 @@ from registries.models import (
     Match,
 )
 from sync.verification.case import CaseFile, Doc, Query, QueryPlan, RegistryFacts, Review, ReviewSubject
+from sync.verification.gate import named_consent
 from sync.verification.people import APPLICANT_OUTSIDE, UNLISTED, age_on, is_adult, member_labels
 from sync.verification.ruleset import RuleSet
 from sync.verification.verdict import (
@@ -333,7 +334,7 @@ class _Evaluation:
         self.gather()
         if self.plan.stopped:
             return self.stopped()
-        if self.case.household is None or self.case.consent is None:
+        if self.case.household is None or named_consent(self.case) is None:
             return self.missing_documents()
         self.sources()
         self.consents()
@@ -352,10 +353,22 @@ class _Evaluation:
             "Pengajuan diterima",
             [self.applied("components_claimed", len(self.application.components))],
         )
+        consent = self.case.consent
+        if consent is not None and named_consent(self.case) is None:
+            self.add(
+                "gather.consent",
+                Outcome.unresolved,
+                "Persetujuan yang dirujuk pengajuan bukan persetujuan pemohon (NIK berbeda); mohon rekam persetujuan "
+                "pemohon sendiri",
+                [Datum("consent", consent.id, _device(consent), consent.body.captured_at.date())],
+                member_nik=self.applicant,
+            )
         for doc_type, doc, missing in (
             ("household", self.case.household, "Data keluarga (KK dan anggota keluarga) belum diterima"),
-            ("consent", self.case.consent, "Persetujuan pemrosesan data pemohon belum diterima"),
+            ("consent", consent, "Persetujuan pemrosesan data pemohon belum diterima"),
         ):
+            if doc_type == "consent" and doc is not None and named_consent(self.case) is None:
+                continue  # said above
             if doc is None:
                 ref = self.application.household_id if doc_type == "household" else self.application.consent_id
                 self.add(f"gather.{doc_type}", Outcome.unresolved, missing, [Datum(doc_type, ref, _device(app), None)])
@@ -407,7 +420,7 @@ class _Evaluation:
 
     def missing_documents(self) -> Verdict:
         capture = tuple(
-            t for t, doc in (("household", self.case.household), ("consent", self.case.consent)) if doc is None
+            t for t, doc in (("household", self.case.household), ("consent", named_consent(self.case))) if doc is None
         )
         reasons = tuple(r.reason for r in self.results if r.outcome is Outcome.unresolved)
         words = {"household": "data keluarga", "consent": "persetujuan pemohon"}
@@ -478,6 +491,17 @@ class _Evaluation:
                     + ": datanya tidak diperiksa dan tidak dihitung sebagai komponen",
                     member_nik=nik,
                 )
+        withdrawals = {w.id: w for w in self.case.withdrawals}
+        for nik, withdrawal_id in sorted(self.plan.held_withdrawals):
+            held = withdrawals[withdrawal_id]
+            self.add(
+                "consent.withdrawal_unmatched",
+                Outcome.review,
+                f"Ada penarikan persetujuan untuk {self.label(nik)}, tetapi nama atau tanggal lahir di dalamnya tidak "
+                "cocok dengan data keluarga; datanya tidak diperiksa sampai supervisor memastikannya",
+                [Datum("withdrawal", held.id, _device(held), held.body.captured_at.date())],
+                member_nik=nik,
+            )
         assert self.household is not None
         kk = self.household.body.kk_number
         refused = [

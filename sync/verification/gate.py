@@ -6,12 +6,23 @@ BPJS Ketenagakerjaan, assets both ATR/BPN and Polri).
 
 Whose consent covers whom, decided here:
 
-- **The applicant's consent covers the household.** The consent the application references (``case.consent``, the
-  applicant's) covers the data of every member of the household for the purposes it grants: DTSEN is kept per
-  household, and a parent or guardian consents for a child. The household's DTSEN look-up by KK always rests on it.
+- **The applicant's consent covers the household.** The consent the application references (``case.consent``)
+  covers the data of every member of the household for the purposes it grants: DTSEN is kept per household, and a
+  parent or guardian consents for a child. The household's DTSEN look-up by KK always rests on it. Two conditions,
+  so that one family's consent never opens another family's data: the consent must be the applicant's own (its
+  subject NIK is the applicant's; another person's consent named by the application counts as no consent, and the
+  case waits for the applicant's, :func:`named_consent`), and the applicant must be listed in the household (an
+  applicant the household does not list consents for themselves only; the members need consents of their own).
 - **A member's own consent replaces it for that member.** A consent in ``member_consents`` whose subject is a member
   (their own, or a guardian's for a child) governs that member; the latest one captured wins. For the applicant,
   the latest of ``case.consent`` and their own later consents governs, and so governs the household.
+- **A withdrawal must name the person as the case records them**: its name and birth date must match the household's
+  (or the person's consent's) record of that NIK (the birth date exactly, the name as the registries compare names,
+  :data:`WITHDRAWAL_NAME_MATCH`). Withdrawals are found by NIK in every desa database, so a mistyped NIK, or a
+  withdrawal recorded in another desa to stop someone else's case, would otherwise stop a stranger's processing. One
+  that does not match is *held*: as a precaution nothing is asked about that person while it stands, but the case is
+  not stopped; it goes to a supervisor (``QueryPlan.held_withdrawals``), and a fresh consent settles it as it would a
+  withdrawal.
 - **Withdrawals act on the person they name**, from the moment they were captured: a withdrawal captured before the
   consent in force (a fresh consent given later by or for that person) is superseded by it. A member's withdrawal
   is superseded only by a later consent whose subject is that member, never by the applicant consenting for the
@@ -40,9 +51,13 @@ from dataclasses import dataclass
 from agent_forms.models import Consent, ConsentSource, ConsentWithdrawal
 from agent_forms.models.consent import WithdrawalScope
 from agent_forms.models.household import Relationship
+from agent_forms.names import names_match
 from sync.verification.case import CaseFile, Doc, Query, QueryPlan
 from sync.verification.people import is_adult
 from sync.verification.ruleset import RuleSet
+
+#: How alike (rapidfuzz token-sort ratio, 0-100) a withdrawal's name must be to the case's record of the person.
+WITHDRAWAL_NAME_MATCH = 80.0
 
 #: The purposes a question needs, every one of them.
 QUERY_SOURCES: Mapping[Query, frozenset[ConsentSource]] = {
@@ -66,29 +81,65 @@ class PersonConsent:
     #: The consent in force is the person's own (or their guardian's), not the household's.
     own: bool
     consent_id: str | None
+    #: Withdrawals in force naming this NIK that do not match the person: nothing is asked about them meanwhile.
+    held: tuple[str, ...] = ()
 
 
 def _captured(doc: Doc[Consent] | Doc[ConsentWithdrawal]) -> tuple[dt.datetime, str]:
     return doc.body.captured_at, doc.id
 
 
+def recorded_identity(case: CaseFile, nik: str) -> tuple[str, dt.date] | None:
+    """The name and birth date the case records for ``nik``: the household's, else the person's own consent's."""
+    if case.household is not None:
+        for member in case.household.body.members:
+            if member.nik == nik:
+                return member.name, member.birth_date
+    for consent in (case.consent, *case.member_consents):
+        if consent is not None and consent.body.subject_nik == nik:
+            return consent.body.subject_name, consent.body.subject_birth_date
+    return None
+
+
+def withdrawal_matches(case: CaseFile, withdrawal: Doc[ConsentWithdrawal]) -> bool:
+    """The withdrawal names the person the case records under its NIK (see the module); a person the case holds no
+    record of cannot be compared, and their withdrawal is taken as it is."""
+    recorded = recorded_identity(case, withdrawal.body.subject_nik)
+    if recorded is None:
+        return True
+    name, birth_date = recorded
+    return withdrawal.body.subject_birth_date == birth_date and names_match(
+        withdrawal.body.subject_name, name, WITHDRAWAL_NAME_MATCH
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Withdrawn:
+    granted: frozenset[ConsentSource]
+    #: A matching withdrawal of everything is in force.
+    withdrawn_all: bool
+    #: Withdrawals in force that do not match the person (see the module).
+    held: tuple[str, ...]
+
+
 def _apply_withdrawals(
-    nik: str,
-    granted: frozenset[ConsentSource],
-    since: dt.datetime | None,
-    withdrawals: Iterable[Doc[ConsentWithdrawal]],
-) -> tuple[frozenset[ConsentSource], bool]:
+    case: CaseFile, nik: str, granted: frozenset[ConsentSource], since: dt.datetime | None
+) -> _Withdrawn:
     """Remove what ``nik``'s withdrawals captured at or after ``since`` (None: any) take away."""
     withdrawn_all = False
-    for w in sorted(withdrawals, key=_captured):
+    held: list[str] = []
+    for w in sorted(case.withdrawals, key=_captured):
         if w.body.subject_nik != nik or (since is not None and w.body.captured_at < since):
             continue
-        if w.body.scope is WithdrawalScope.ALL:
+        if not withdrawal_matches(case, w):
+            held.append(w.id)
+            granted = frozenset()
+        elif w.body.scope is WithdrawalScope.ALL:
             withdrawn_all = True
             granted = frozenset()
         else:
             granted = granted - frozenset(w.body.sources)
-    return granted, withdrawn_all
+    return _Withdrawn(granted, withdrawn_all, tuple(held))
 
 
 def _latest(consents: Iterable[Doc[Consent]]) -> Doc[Consent] | None:
@@ -98,7 +149,7 @@ def _latest(consents: Iterable[Doc[Consent]]) -> Doc[Consent] | None:
 
 def _restricted(case: CaseFile, consent: PersonConsent) -> PersonConsent:
     if consent.nik in case.restricted:
-        return PersonConsent(consent.nik, frozenset(), True, consent.own, consent.consent_id)
+        return PersonConsent(consent.nik, frozenset(), True, consent.own, consent.consent_id, consent.held)
     return consent
 
 
@@ -107,17 +158,31 @@ def applicant_consent(case: CaseFile) -> PersonConsent:
     return _restricted(case, _applicant_consent(case))
 
 
+def named_consent(case: CaseFile) -> Doc[Consent] | None:
+    """The consent the application names, if it is the applicant's own; None while it has not synced, and when it
+    is another person's (a mistake on the device, or an attempt to borrow a consent): that covers nobody here."""
+    consent = case.consent
+    if consent is None or consent.body.subject_nik != case.application.body.applicant_nik:
+        return None
+    return consent
+
+
+def covers_household(case: CaseFile) -> bool:
+    """The applicant's consent covers the household only when the household lists the applicant."""
+    nik = case.application.body.applicant_nik
+    return case.household is not None and any(member.nik == nik for member in case.household.body.members)
+
+
 def _applicant_consent(case: CaseFile) -> PersonConsent:
     nik = case.application.body.applicant_nik
     own = [c for c in case.member_consents if c.body.subject_nik == nik]
-    latest = _latest([*([case.consent] if case.consent is not None else []), *own])
+    named = named_consent(case)
+    latest = _latest([*([named] if named is not None else []), *own])
     if latest is None:
-        granted, withdrawn_all = _apply_withdrawals(nik, frozenset(), None, case.withdrawals)
-        return PersonConsent(nik, granted, withdrawn_all, own=False, consent_id=None)
-    granted, withdrawn_all = _apply_withdrawals(
-        nik, latest.body.granted_sources(), latest.body.captured_at, case.withdrawals
-    )
-    return PersonConsent(nik, granted, withdrawn_all, own=True, consent_id=latest.id)
+        w = _apply_withdrawals(case, nik, frozenset(), None)
+        return PersonConsent(nik, w.granted, w.withdrawn_all, own=False, consent_id=None, held=w.held)
+    w = _apply_withdrawals(case, nik, latest.body.granted_sources(), latest.body.captured_at)
+    return PersonConsent(nik, w.granted, w.withdrawn_all, own=True, consent_id=latest.id, held=w.held)
 
 
 def person_consent(case: CaseFile, nik: str, household: PersonConsent | None = None) -> PersonConsent:
@@ -132,12 +197,11 @@ def _person_consent(case: CaseFile, nik: str, household: PersonConsent | None) -
         return household
     latest = _latest(c for c in case.member_consents if c.body.subject_nik == nik)
     if latest is None:
-        granted, withdrawn_all = _apply_withdrawals(nik, household.granted, None, case.withdrawals)
-        return PersonConsent(nik, granted, withdrawn_all, own=False, consent_id=household.consent_id)
-    granted, withdrawn_all = _apply_withdrawals(
-        nik, latest.body.granted_sources(), latest.body.captured_at, case.withdrawals
-    )
-    return PersonConsent(nik, granted, withdrawn_all, own=True, consent_id=latest.id)
+        covered = household.granted if covers_household(case) else frozenset()
+        w = _apply_withdrawals(case, nik, covered, None)
+        return PersonConsent(nik, w.granted, w.withdrawn_all, own=False, consent_id=household.consent_id, held=w.held)
+    w = _apply_withdrawals(case, nik, latest.body.granted_sources(), latest.body.captured_at)
+    return PersonConsent(nik, w.granted, w.withdrawn_all, own=True, consent_id=latest.id, held=w.held)
 
 
 def plan_queries(case: CaseFile, rules: RuleSet) -> QueryPlan:
@@ -150,7 +214,7 @@ def plan_queries(case: CaseFile, rules: RuleSet) -> QueryPlan:
     household_consent = applicant_consent(case)
     if household_consent.withdrawn_all:
         return QueryPlan(queries=frozenset(), stopped=True)
-    if case.household is None or case.consent is None:
+    if case.household is None or named_consent(case) is None:
         return QueryPlan(queries=frozenset())
 
     household = case.household.body
@@ -183,7 +247,8 @@ def plan_queries(case: CaseFile, rules: RuleSet) -> QueryPlan:
     for query, nik, consent in wanted:
         (queries if QUERY_SOURCES[query] <= consent.granted else refused).add((query, nik))
     dtsen_key = (Query.dtsen_household, household.kk_number)
-    (queries if QUERY_SOURCES[Query.dtsen_household] <= household_consent.granted else refused).add(dtsen_key)
+    dtsen_allowed = covers_household(case) and QUERY_SOURCES[Query.dtsen_household] <= household_consent.granted
+    (queries if dtsen_allowed else refused).add(dtsen_key)
 
     dtsen_withheld = (
         frozenset(nik for nik, c in people.items() if nik not in withdrawn and ConsentSource.DTSEN not in c.granted)
@@ -195,4 +260,5 @@ def plan_queries(case: CaseFile, rules: RuleSet) -> QueryPlan:
         refused=frozenset(refused),
         withdrawn=withdrawn,
         dtsen_withheld=dtsen_withheld,
+        held_withdrawals=frozenset((nik, w) for nik, c in people.items() if nik not in withdrawn for w in c.held),
     )

@@ -181,6 +181,16 @@ def test_captured_in_the_future_is_only_a_warning() -> None:
     assert check(fresh("household"), now=datetime.fromisoformat("2025-09-14T09:00:00+07:00")).warnings == []
 
 
+@pytest.mark.parametrize("form", ["consent", "consent_withdrawal"])
+def test_a_consent_or_withdrawal_dated_days_ahead_is_refused(form: str) -> None:
+    """Their capture times decide which is in force; one dated ahead would outrank every consent given after it."""
+    hour_ahead = check(fresh(form), now=datetime.fromisoformat("2025-09-14T08:00:00+07:00"))
+    assert hour_ahead.ok and [p.code for p in hour_ahead.warnings] == ["captured_at.future"]
+    days_ahead = check(fresh(form), now=datetime.fromisoformat("2025-09-12T09:00:00+07:00"))
+    assert [p.code for p in days_ahead.errors] == ["captured_at.future"]
+    assert "masa depan" in days_ahead.errors[0].message
+
+
 def test_load_submission() -> None:
     household = load_submission(fresh("household"))
     assert isinstance(household, Household) and len(household.members) == 4

@@ -406,6 +406,24 @@ async def test_a_corrected_application_supersedes_the_old_case_in_either_order(
     assert late is not None and (late["status"], late["superseded_by"]) == ("superseded", "application:kedua")
 
 
+async def test_another_familys_application_naming_a_case_in_supersedes_does_not_end_it(
+    couch: CouchClient, uow: UnitOfWork, new_db: NewDb, make_pipeline: MakePipeline, families_pool: list[Family]
+) -> None:
+    db = await new_db()
+    pipeline = make_pipeline()
+    victim, intruder = families_pool[0], families_pool[1]
+    await sync_and_handle(couch, pipeline, db, victim.household(), victim.consent(), victim.application())
+    assert await status_of(couch, db, victim) == "eligible"
+
+    later = CAPTURED + dt.timedelta(hours=1)
+    borrowed = intruder.application(captured=later, supersedes=victim.application_id)
+    await sync_and_handle(couch, pipeline, db, intruder.household(), intruder.consent(), borrowed)
+
+    assert await status_of(couch, db, victim) == "eligible"
+    assert (await case_row(uow, victim.application_id)).superseded_by is None
+    assert await status_of(couch, db, intruder) == "eligible"  # a case of its own family
+
+
 async def test_a_task_is_raised_after_a_long_wait_and_cancelled_when_the_documents_arrive(
     couch: CouchClient,
     uow: UnitOfWork,

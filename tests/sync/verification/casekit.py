@@ -137,11 +137,15 @@ def withdrawal_doc(
     key: str = "w1",
     born: str = "1984-02-03",
     guardian: dict[str, Any] | None = None,
+    name: str | None = None,
 ) -> Doc[ConsentWithdrawal]:
+    """A withdrawal by ``subject``, named as the household names them unless ``name`` says otherwise."""
     body = _strip(kit.consent_withdrawal())
     chosen = list(sources or ())
+    listed = {m["nik"]: m["name"] for m in kit.household()["members"]}
     body.update(
         subject_nik=subject,
+        subject_name=name or listed.get(subject, body["subject_name"]),
         subject_birth_date=born,
         captured_at=captured,
         scope="all" if sources is None else "sources",

@@ -268,7 +268,8 @@ CASES = [
     Case(
         "applicant outside the household",
         Status.needs_field_verification,
-        [("identity.applicant_member", Outcome.unresolved)],
+        # Their consent covers themselves, not a household that does not list them: the household is not looked up.
+        [("identity.applicant_member", Outcome.unresolved), ("consent.household", Outcome.unresolved)],
         {"application": OUTSIDE_APPLICATION, "consent": consent_doc(OUTSIDER, born="1990-01-01")},
     ),
     Case(
@@ -501,6 +502,33 @@ CASES = [
     ),
     Case("bpjs is information", Status.eligible, [("info.bpjs", Outcome.info)]),
     # --- consent ---
+    Case(
+        "another person's consent named by the application is no consent: the case waits for the applicant's",
+        Status.waiting,
+        [("gather.consent", Outcome.unresolved)],
+        {"consent": consent_doc(HEAD, born="1980-05-17")},
+        absent=[("identity.registry", Outcome.passed), ("eligibility.dtsen", Outcome.passed)],
+    ),
+    Case(
+        "a withdrawal naming someone else under a member's NIK goes to a supervisor; the member is not asked about",
+        Status.needs_review,
+        [("consent.withdrawal_unmatched", Outcome.review), ("eligibility.component", Outcome.unresolved)],
+        {"withdrawals": (withdrawal_doc(CHILD, born="2019-07-23", guardian=GUARDIAN, name="Rina Marlina"),)},
+        absent=[("consent.member_withdrawn", Outcome.info)],
+    ),
+    Case(
+        "a withdrawal of everything under the applicant's NIK with another birth date does not stop the case",
+        Status.needs_review,
+        [("consent.withdrawal_unmatched", Outcome.review), ("consent.household", Outcome.unresolved)],
+        {"withdrawals": (withdrawal_doc(born="1990-03-04"),)},
+        absent=[("consent.applicant_withdrawn", Outcome.info)],
+    ),
+    Case(
+        "a withdrawal spelling the name a little differently is the person's",
+        Status.stopped,
+        [("consent.applicant_withdrawn", Outcome.info)],
+        {"withdrawals": (withdrawal_doc(name="AMINAH, SITI"),)},
+    ),
     Case(
         "dtsen refused for the household",
         Status.needs_field_verification,
@@ -909,7 +937,9 @@ def test_an_invalid_nik_is_unresolved() -> None:
     """Documents are validated at the gateway; a NIK that slipped through is still caught, never refused."""
     app = application_doc()
     broken = dataclasses.replace(app, body=app.body.model_copy(update={"applicant_nik": "3510161713840002"}))
-    case = case_file(application=broken)
+    consent = consent_doc()
+    theirs = dataclasses.replace(consent, body=consent.body.model_copy(update={"subject_nik": "3510161713840002"}))
+    case = case_file(application=broken, consent=theirs)
     plan = plan_queries(case, rules())
     v = evaluate(case, plan, agreeing_facts(case, plan), rules())
     assert ("identity.nik", Outcome.unresolved) in outcomes(v)

@@ -221,3 +221,31 @@ def test_person_consent_reports_where_the_purposes_come_from() -> None:
     assert head.own and head.granted == {S.DTSEN} and head.consent_id == "consent:head"
     child = person_consent(case, CHILD)
     assert not child.own and child.granted == frozenset(ALL_SOURCES)
+
+
+def test_a_consent_of_someone_else_named_by_the_application_asks_nothing() -> None:
+    borrowed = plan(consent=consent_doc(HEAD, born="1980-05-17"))
+    assert borrowed.queries == frozenset() and not borrowed.stopped
+
+
+def test_an_applicant_the_household_does_not_list_consents_for_themselves_only() -> None:
+    outsider = make_nik(dt.date(1990, 1, 1), female=True, serial="0099")
+    p = plan(application=application_doc(applicant_nik=outsider), consent=consent_doc(outsider, born="1990-01-01"))
+    assert about(p, outsider) >= {Query.identity, Query.life_status}
+    for nik in PEOPLE:  # the members have no consent of their own: nothing about them, nor the household's DTSEN
+        assert about(p, nik) == set()
+    assert (Query.dtsen_household, KK) in p.refused
+
+
+def test_a_withdrawal_that_does_not_match_the_person_is_held_not_applied() -> None:
+    stranger = withdrawal_doc(CHILD, born="2019-07-23", guardian=GUARDIAN, name="Rina Marlina")
+    p = plan(withdrawals=(stranger,))
+    assert not p.stopped and CHILD not in p.withdrawn
+    assert about(p, CHILD) == set()  # a precaution while a supervisor looks
+    assert p.held_withdrawals == {(CHILD, stranger.id)}
+    assert about(p, HEAD) >= {Query.identity}
+
+    # A fresh consent for the child, captured after it, settles it like any withdrawal.
+    fresh = consent_doc(CHILD, key="c2", born="2019-07-23", guardian=GUARDIAN, captured=at(21))
+    settled = plan(withdrawals=(stranger,), member_consents=(fresh,))
+    assert settled.held_withdrawals == frozenset() and Query.identity in about(settled, CHILD)
