@@ -18,6 +18,7 @@ Decisions written down here:
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
@@ -154,9 +155,16 @@ ATTACHMENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 AttachmentName = Annotated[str, Field(pattern=ATTACHMENT_NAME_PATTERN)]
 
 
+def has_control_characters(value: str) -> bool:
+    """Invisible control characters (NUL, escape, ...), line breaks and tabs aside: they are read out and shown."""
+    return any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in value)
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise fail("text.blank", "Tidak boleh kosong atau hanya berisi spasi")
+    if has_control_characters(value):
+        raise fail("text.control", "Tidak boleh berisi karakter kontrol yang tidak terlihat")
     return value
 
 

@@ -18,7 +18,7 @@ async def current_user(
     state: StateDep, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> User:
     if not token:
-        raise Unauthorized("missing Authorization: Bearer token")
+        raise Unauthorized("Belum masuk: header Authorization: Bearer <token> tidak ada")
     return await service.token_user(session, state.keys.verify(token))
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import ColumnElement, delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -16,7 +16,7 @@ from agent_forms import wilayah
 from server.auth.models import Assignment, RefreshToken, Role, User, utcnow
 from server.auth.passwords import hash_password, verify_password
 from server.auth.tokens import AccessClaims, KeyRing
-from server.core.errors import BadRequest, Conflict, RevokedOnReplay, Unauthorized
+from server.core.errors import BadRequest, Conflict, NotFound, RevokedOnReplay, Unauthorized
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,42 @@ async def set_assignments(session: AsyncSession, user: User, codes: Sequence[str
     await session.flush()
 
 
+async def user_named(session: AsyncSession, username: str) -> User:
+    user = (await session.exec(select(User).where(User.username == username))).first()
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+async def list_users(session: AsyncSession) -> list[tuple[User, list[str]]]:
+    """Every user with their assigned region codes, by username."""
+    users = (await session.exec(select(User).order_by(col(User.username)))).all()
+    regions: dict[int, list[str]] = {}
+    for user_id, code in await session.exec(select(Assignment.user_id, Assignment.region_code)):
+        regions.setdefault(user_id, []).append(code)
+    return [(user, sorted(regions.get(user.id or 0, []))) for user in users]
+
+
+async def reassign(
+    session: AsyncSession, username: str, *, desa: Sequence[str] = (), kecamatan: Sequence[str] = ()
+) -> list[str]:
+    """Replace a user's assignments. Takes effect on their next request: the gateway and the API read the
+    assignments on every request, not from the token."""
+    user = await user_named(session, username)
+    codes = validate_assignments(user.role, desa, kecamatan)
+    await set_assignments(session, user, codes)
+    return codes
+
+
+async def set_active(session: AsyncSession, username: str, *, active: bool) -> int:
+    """Enable or disable an account. Disabling revokes every refresh token of every device of the user (their
+    next request is refused, whatever access token it carries); returns how many were revoked."""
+    user = await user_named(session, username)
+    user.active = active
+    session.add(user)
+    return 0 if active else await _revoke_tokens(session, col(RefreshToken.user_id) == user.id)
+
+
 async def assigned_regions(session: AsyncSession, user_id: int) -> list[str]:
     rows = await session.exec(select(Assignment.region_code).where(Assignment.user_id == user_id))
     return sorted(rows.all())
@@ -87,7 +123,7 @@ async def assigned_regions(session: AsyncSession, user_id: int) -> list[str]:
 async def active_user(session: AsyncSession, user_id: int) -> User:
     user = await session.get(User, user_id)
     if user is None or not user.active:
-        raise Unauthorized("the account no longer exists or is disabled")
+        raise Unauthorized("Akun tidak ada lagi atau dinonaktifkan; hubungi admin")
     return user
 
 
@@ -107,7 +143,7 @@ async def token_user(session: AsyncSession, claims: AccessClaims) -> User:
         .limit(1)
     )
     if live.first() is None:
-        raise Unauthorized("this device was logged out or revoked: log in again")
+        raise Unauthorized("Perangkat ini sudah keluar atau dicabut aksesnya; silakan masuk lagi")
     return user
 
 
@@ -122,7 +158,7 @@ async def login(
 ) -> TokenPair:
     user = (await session.exec(select(User).where(User.username == username))).first()
     if not verify_password(user.password_hash if user else None, password) or user is None or not user.active:
-        raise Unauthorized("wrong username or password")
+        raise Unauthorized("Nama pengguna atau kata sandi salah")
     return await _issue(session, keys, user, device_id or "", refresh_ttl_s)
 
 
@@ -138,14 +174,16 @@ async def refresh(
     ).first()
     now = utcnow()
     if stored is None or stored.expires_at <= now:
-        raise Unauthorized("refresh token unknown or expired: log in again")
+        raise Unauthorized("Token pembaruan tidak dikenal atau kedaluwarsa; silakan masuk lagi")
     if device_id is not None and device_id != stored.device_id:
-        raise Unauthorized("refresh token belongs to another device")
+        raise Unauthorized("Token pembaruan ini milik perangkat lain")
     if stored.revoked_at is not None:
         if stored.replaced_by_id is not None:
             await revoke_device(session, stored.user_id, stored.device_id)
-            raise RevokedOnReplay("refresh token already used: every token of this device is revoked; log in again")
-        raise Unauthorized("refresh token revoked: log in again")
+            raise RevokedOnReplay(
+                "Token pembaruan sudah pernah dipakai: semua token perangkat ini dicabut; silakan masuk lagi"
+            )
+        raise Unauthorized("Token pembaruan sudah dicabut; silakan masuk lagi")
     user = await active_user(session, stored.user_id)
     pair = await _issue(session, keys, user, stored.device_id, refresh_ttl_s)
     successor = (
@@ -158,15 +196,12 @@ async def refresh(
 
 
 async def revoke_device(session: AsyncSession, user_id: int, device_id: str) -> int:
-    tokens = (
-        await session.exec(
-            select(RefreshToken).where(
-                RefreshToken.user_id == user_id,
-                RefreshToken.device_id == device_id,
-                col(RefreshToken.revoked_at).is_(None),
-            )
-        )
-    ).all()
+    return await _revoke_tokens(session, col(RefreshToken.user_id) == user_id, col(RefreshToken.device_id) == device_id)
+
+
+async def _revoke_tokens(session: AsyncSession, *where: ColumnElement[bool]) -> int:
+    """Revoke the live refresh tokens matching ``where``; returns how many."""
+    tokens = (await session.exec(select(RefreshToken).where(col(RefreshToken.revoked_at).is_(None), *where))).all()
     now = utcnow()
     for token in tokens:
         token.revoked_at = now

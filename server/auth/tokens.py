@@ -75,7 +75,7 @@ class KeyRing:
             kid = jwt.get_unverified_header(token).get("kid")
             key = self._keys.get(kid) if isinstance(kid, str) else None
             if key is None:
-                raise Unauthorized("token signed with an unknown key")
+                raise Unauthorized("Token ditandatangani dengan kunci yang tidak dikenal; silakan masuk lagi")
             claims = jwt.decode(
                 token,
                 key,
@@ -85,9 +85,9 @@ class KeyRing:
                 options={"require": ["exp", "iat", "sub", "aud", "iss"]},
             )
         except jwt.ExpiredSignatureError as exc:
-            raise Unauthorized("token expired: refresh it or log in again") from exc
+            raise Unauthorized("Token kedaluwarsa; perbarui token atau masuk lagi") from exc
         except jwt.PyJWTError as exc:
-            raise Unauthorized(f"invalid token: {exc}") from exc
+            raise Unauthorized(f"Token tidak sah ({exc}); silakan masuk lagi") from exc
         if claims.get("typ") != "access":
             raise Unauthorized("not an access token")
         subject = str(claims["sub"])

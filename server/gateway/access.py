@@ -234,10 +234,10 @@ class SyncAccess:
 
     def claims(self, authorization: str | None) -> AccessClaims:
         if not authorization:
-            raise Unauthorized("missing Authorization: Bearer token")
+            raise Unauthorized("Belum masuk: header Authorization: Bearer <token> tidak ada")
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("expected Authorization: Bearer <token>")
+            raise Unauthorized("Header Authorization harus berbentuk: Bearer <token>")
         return self.keys.verify(token.strip())
 
     async def principal(self, authorization: str | None) -> Principal:
@@ -251,10 +251,10 @@ class SyncAccess:
         desa_code = desa_code_of_db(db) or ""
         principal, assigned = await self._lookup(claims, desa_code)
         if not desa_code:
-            raise Forbidden(f"{db} is not a database of this region")
+            raise Forbidden(f"{db} bukan basis data desa di wilayah ini")
         if principal.role is Role.pendamping:
             if not assigned:
-                raise Forbidden(f"{db} is not assigned to {principal.username}")
+                raise Forbidden(f"{db}: desa ini tidak ditugaskan kepada {principal.username}")
             return principal, desa_code  # the hot path: nothing more to ask or write
         if principal.role is not Role.admin:
             raise Forbidden(f"role {principal.role.value} does not replicate desa databases")
@@ -298,9 +298,9 @@ class SyncAccess:
             {"user_id": claims.user_id, "desa": desa_code, "device_id": claims.device_id or "", "now": utcnow()}
         )
         if row is None or not row[2]:
-            raise Unauthorized("the account no longer exists or is disabled")
+            raise Unauthorized("Akun tidak ada lagi atau dinonaktifkan; hubungi admin")
         if not row[4]:
-            raise Unauthorized("this device was logged out or revoked: log in again")
+            raise Unauthorized("Perangkat ini sudah keluar atau dicabut aksesnya; silakan masuk lagi")
         # Role(...) takes both the enum (through SQLAlchemy) and its stored name (sqlite3: names equal values).
         return Principal(claims.user_id, row[0], Role(row[1]), claims.device_id), row[3] is not None
 

@@ -22,6 +22,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from agent_forms.problems import Problem
 from replication.errors import CouchError, CouchUnavailable
 from server.core.errors import BadRequest, Forbidden, PayloadTooLarge, RequestTimeout, ServiceUnavailable
 from server.core.metrics import Metrics
@@ -30,8 +31,9 @@ from server.gateway.access import Principal, SyncAccess
 from server.gateway.issues import ISSUE_PREFIX, SyncIssues, issue_id
 from server.gateway.multipart import build_related, parse_related
 from server.gateway.paths import SyncPath, Target
+from server.gateway.restore import ServerDocuments
 from server.gateway.upstream import Upstream, UpstreamResponse
-from server.gateway.validation import DocumentValidator, IncomingDoc, Refusal, WriteContext
+from server.gateway.validation import DocumentValidator, IncomingDoc, Outcome, Refusal, WriteContext, refuse
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +142,7 @@ class Gateway:
         self.max_batch_docs = max_batch_docs
         self.body_idle_timeout_s = body_idle_timeout_s
         self.issues = SyncIssues(upstream)
+        self.server_documents = ServerDocuments(upstream)
         self._root_uuid: str | None = None
 
     # --- entry --------------------------------------------------------------------------------------------
@@ -175,7 +178,7 @@ class Gateway:
             try:
                 backend = await self.upstream.server_info()
             except CouchError as exc:
-                raise ServiceUnavailable("the database server is not reachable") from exc
+                raise ServiceUnavailable("Server basis data tidak dapat dihubungi; coba lagi nanti") from exc
             backend_id = str(backend.get("uuid") or self.upstream.base_url)
             self._root_uuid = uuid.uuid5(uuid.NAMESPACE_URL, f"simpul-gateway:{backend_id}").hex
         return {
@@ -198,7 +201,7 @@ class Gateway:
             try:
                 exists = await self.upstream.database_exists(target.db)
             except CouchUnavailable as exc:
-                raise ServiceUnavailable("the database server is not reachable; try again") from exc
+                raise ServiceUnavailable("Server basis data tidak dapat dihubungi; coba lagi nanti") from exc
             if exists:
                 return _json_response(412, {"error": "file_exists", "reason": "The database already exists."})
             raise Forbidden("devices cannot create databases")
@@ -312,18 +315,22 @@ class Gateway:
             again = await asyncio.to_thread(lambda: [self.validator(incoming[n], ctx) for n in existing])
             for n, outcome in zip(existing, again, strict=True):
                 outcomes[n] = outcome
+        if not new_edits:
+            _refuse_second_versions(incoming, outcomes, ctx.existing_revs)
         verdicts = [o if isinstance(o, Refusal) else None for o in outcomes]
         accepted = [doc.body for doc, refusal in zip(incoming, verdicts, strict=True) if refusal is None]
         refused = [(doc.body, refusal) for doc, refusal in zip(incoming, verdicts, strict=True) if refusal]
         # The refusal reaches the device as a document before it is told "forbidden": if writing it fails the
         # device retries the whole batch, so no refusal is ever lost.
         await self.issues.record_refusals(target.db, desa_code, principal, refused)
+        if not new_edits:  # a replicator's push: its refused edits of the server's documents stay on the device
+            await self.server_documents.restore(target.db, [doc for doc, _ in refused])
         upstream: list[dict[str, Any]] = []
         if accepted:
             try:
                 upstream = await self.upstream.bulk_docs(target.db, accepted, new_edits=new_edits)
             except CouchUnavailable as exc:
-                raise ServiceUnavailable("the database server is not reachable; try again") from exc
+                raise ServiceUnavailable("Server basis data tidak dapat dihubungi; coba lagi nanti") from exc
         failed = {r.get("id") for r in upstream if r.get("error")}
         stored = [
             (doc.body, outcome)
@@ -431,7 +438,7 @@ class Gateway:
             if issues is None and issue_ids:
                 issues = set(await self.upstream.current_revs(db, sorted(issue_ids)))
         except CouchUnavailable as exc:
-            raise ServiceUnavailable("the database server is not reachable; try again") from exc
+            raise ServiceUnavailable("Server basis data tidak dapat dihubungi; coba lagi nanti") from exc
         ctx = WriteContext(db, desa_code, principal.username, principal.device_id, current, new_edits=new_edits)
         return ctx, frozenset(issue_ids & (issues or set()))
 
@@ -439,12 +446,12 @@ class Gateway:
         try:
             return await self.upstream.request(method, path, what=what)
         except CouchUnavailable as exc:
-            raise ServiceUnavailable("the database server is not reachable; try again") from exc
+            raise ServiceUnavailable("Server basis data tidak dapat dihubungi; coba lagi nanti") from exc
 
     async def _read_body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_batch_bytes:
-            raise PayloadTooLarge(f"request body over {self.max_batch_bytes} bytes")
+            raise PayloadTooLarge(f"Kiriman lebih dari {self.max_batch_bytes} byte; kirim dalam beberapa bagian")
         chunks = []
         size = 0
         stream = request.stream()
@@ -455,10 +462,12 @@ class Gateway:
             except StopAsyncIteration:
                 break
             except TimeoutError as exc:
-                raise RequestTimeout(f"no body data for {self.body_idle_timeout_s:.0f}s") from exc
+                raise RequestTimeout(
+                    f"Tidak ada data masuk selama {self.body_idle_timeout_s:.0f} detik; sambungan terputus, coba lagi"
+                ) from exc
             size += len(chunk)
             if size > self.max_batch_bytes:
-                raise PayloadTooLarge(f"request body over {self.max_batch_bytes} bytes")
+                raise PayloadTooLarge(f"Kiriman lebih dari {self.max_batch_bytes} byte; kirim dalam beberapa bagian")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -509,7 +518,7 @@ class Gateway:
             return _json_response(200, _caught_up(since))
         except CouchUnavailable as exc:
             await stack.aclose()
-            raise ServiceUnavailable("the database server is not reachable; try again") from exc
+            raise ServiceUnavailable("Server basis data tidak dapat dihubungi; coba lagi nanti") from exc
         if upstream.status_code in (401, 403):
             await stack.aclose()
             log.error("CouchDB refused the gateway's own credentials (%s) on %s", upstream.status_code, request.method)
@@ -550,7 +559,7 @@ async def _read_whole(upstream: UpstreamResponse, stack: AsyncExitStack) -> byte
     try:
         return await upstream.read()
     except CouchUnavailable as exc:
-        raise ServiceUnavailable("the database server is not reachable; try again") from exc
+        raise ServiceUnavailable("Server basis data tidak dapat dihubungi; coba lagi nanti") from exc
     finally:
         await stack.aclose()
 
@@ -663,3 +672,26 @@ def _merge_bulk_results(
 
 async def _none() -> None:
     return None
+
+
+def _refuse_second_versions(
+    incoming: Sequence[IncomingDoc], outcomes: list[Outcome], existing: Mapping[str, str]
+) -> None:
+    """With ``new_edits=false``, two revisions of one new id in a batch would both be stored, as conflicting versions
+    of one submission, the pipeline deciding on whichever CouchDB makes the winner. A device's own history of a
+    document is linear (conflicts come from the server, which already holds the id), so the first is kept and the
+    others refused. Revisions of a stored id are judged against it by the validator."""
+    seen: set[str] = set()
+    for n, doc in enumerate(incoming):
+        doc_id = doc.body.get("_id")
+        if not isinstance(doc_id, str) or isinstance(outcomes[n], Refusal) or doc_id in existing:
+            continue
+        if doc_id in seen:
+            outcomes[n] = refuse(
+                Problem(
+                    "_rev",
+                    "revision.second_version",
+                    "Dokumen baru ini dikirim dalam dua versi sekaligus; hanya versi pertama yang disimpan",
+                )
+            )
+        seen.add(doc_id)

@@ -26,8 +26,8 @@ regional scope (log-in, forms, admin, the verifier's feed) are called the same w
 **Expected** is what DESIGN.md's "Who uses it" gives each actor: a pendamping works from the device (their desa
 over ``/sync``, nothing of the review); a supervisor the cases and evidence of their kecamatan, on the pages and the
 API, and reviews them; the verifier finalised records of the whole region through the API, photos on request, and
-writes nothing; an admin sees everything, and writes users, assignments and rule sets. Where the code answers
-otherwise, the cell is listed in :data:`DEVIATIONS` with the finding, and expected to fail until the code is fixed.
+writes nothing; an admin sees everything, and writes users, assignments and rule sets. Every cell answers as
+expected: a cell that does not fails the matrix test.
 """
 
 from __future__ import annotations
@@ -543,12 +543,6 @@ def test_every_kind_of_sync_path_has_a_row(tmp_path: Path) -> None:
     assert kinds == set(paths.Target), f"kinds of /sync path without a row: {sorted(set(paths.Target) - kinds)}"
 
 
-#: Cells where the code answers otherwise than DESIGN.md's table expects: (row, role, scope) → the finding. The
-#: matrix test leaves them out; :func:`test_known_deviations_from_design` expects each to fail (strictly: once the
-#: code is fixed it fails, and the cell goes back to the matrix).
-DEVIATIONS: dict[tuple[str, str, str], str] = {}
-
-
 def _body(response: httpx.Response) -> str:
     kind = response.headers.get("content-type", "")
     return response.text[:160] if kind.startswith(("text/", "application/json")) else f"<{kind}>"
@@ -629,29 +623,10 @@ def world(gateway: GatewayProcess, server_env: ServerEnv) -> World:
 @pytest.mark.live
 def test_every_route_answers_every_role_as_decided(world: World) -> None:
     wrong = [
-        problem
-        for row in MATRIX
-        for role in ROLES
-        for scope in SCOPES
-        if (row.name, role, scope) not in DEVIATIONS and (problem := answer(world, row, role, scope))
+        problem for row in MATRIX for role in ROLES for scope in SCOPES if (problem := answer(world, row, role, scope))
     ]
     assert not wrong, "\n".join(wrong)
 
 
-def test_deviations_name_cells_of_the_matrix() -> None:
-    cells = {(row.name, role, scope) for row in MATRIX for role in ROLES for scope in SCOPES}
-    assert set(DEVIATIONS) <= cells, sorted(set(DEVIATIONS) - cells)
+def test_rows_have_distinct_names() -> None:
     assert len({row.name for row in MATRIX}) == len(MATRIX), "two rows of the same name: give one a variant"
-
-
-@pytest.mark.live
-@pytest.mark.parametrize(
-    "cell",
-    [pytest.param(cell, marks=pytest.mark.xfail(strict=True, reason=finding)) for cell, finding in DEVIATIONS.items()],
-    ids=[f"{name} as {role} ({scope})" for name, role, scope in DEVIATIONS],
-)
-def test_known_deviations_from_design(world: World, cell: tuple[str, str, str]) -> None:
-    name, role, scope = cell
-    row = next(row for row in MATRIX if row.name == name)
-    problem = answer(world, row, role, scope)
-    assert problem is None, problem

@@ -319,3 +319,53 @@ def test_deleting_a_submission_is_refused(gateway: GatewayProcess, couch_server,
     )
     assert delete.status_code == 403 and "submission.delete" in delete.json()["reason"]
     assert doc["_id"] in _upstream(couch_server, [doc["_id"]])
+
+
+def test_two_versions_of_one_new_document_in_a_batch_store_only_the_first(gateway: GatewayProcess, couch_server):
+    """With new_edits=false both would be stored as conflicting versions of one submission."""
+    token = login(gateway.url, "agent.lateng")["access_token"]
+    first, second = form_doc("household"), form_doc("household")
+    second["_id"] = first["_id"]
+    second["address"]["rt"] = "009"
+    first |= {"_rev": "1-aaaa", "_revisions": {"start": 1, "ids": ["aaaa"]}}
+    second |= {"_rev": "1-ffff", "_revisions": {"start": 1, "ids": ["ffff"]}}
+    answer = httpx.post(
+        f"{gateway.url}/sync/{LATENG_DB}/_bulk_docs",
+        json={"docs": [first, second], "new_edits": False},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    assert answer.status_code == 201
+    [refusal] = answer.json()
+    assert refusal["id"] == first["_id"] and refusal["error"] == "forbidden"
+    assert "dua versi" in refusal["reason"]
+    stored = httpx.get(f"{couch_server.url}/{LATENG_DB}/{first['_id']}", params={"conflicts": "true"}).json()
+    assert stored["_rev"] == "1-aaaa" and "_conflicts" not in stored
+
+
+def test_a_device_that_edits_or_deletes_a_servers_document_gets_the_servers_version_back(
+    gateway: GatewayProcess, couch_server, device_factory
+):
+    """Refused, the device's own revision would stay on it for good (it descends from the server's, which is then
+    never sent again): the server writes its version as the next revision of the device's branch."""
+    key = _key()
+    result_id, task_id = f"result:application:{key}", f"task:application:{key}"
+    for doc_id, body in ((result_id, {"status": "eligible"}), (task_id, {"status": "open"})):
+        put = httpx.put(f"{couch_server.url}/{LATENG_DB}/{doc_id}", json={**body, "type": doc_id.split(":")[0]})
+        assert put.status_code == 201
+    device = _device(device_factory, gateway)
+    _pull(device, gateway)
+    forged = device.call("get", db=LATENG_DB, id=result_id) | {"status": "not_eligible", "explanation": "PALSU"}
+    deleted = device.call("get", db=LATENG_DB, id=task_id) | {"_deleted": True}
+    device.call("bulk", db=LATENG_DB, docs=[forged, deleted])
+
+    assert set(_denied(_push(device, gateway))) == {result_id, task_id}
+    _pull(device, gateway)
+    result = device.call("get", db=LATENG_DB, id=result_id, conflicts=True)
+    assert result["status"] == "eligible" and "explanation" not in result and "_conflicts" not in result
+    task = device.call("get", db=LATENG_DB, id=task_id, conflicts=True)
+    assert task["status"] == "open" and "_conflicts" not in task
+    # On the server one branch, ending in its own content; pushing again changes nothing.
+    stored = httpx.get(f"{couch_server.url}/{LATENG_DB}/{result_id}", params={"conflicts": "true"}).json()
+    assert stored["status"] == "eligible" and stored["_rev"] == result["_rev"] and "_conflicts" not in stored
+    assert _push(device, gateway)["denied"] == []

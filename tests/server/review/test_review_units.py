@@ -93,6 +93,9 @@ def test_reasons_are_the_reviewers_own_words():
     for short in ("", "ok", " " * 30, "terlalu"):
         with pytest.raises(BadRequest):
             clean_reason(short)
+    with pytest.raises(BadRequest, match="karakter kontrol"):
+        clean_reason("\x00" * 12)  # twelve "characters", nothing to read out
+    assert clean_reason("Foto sesuai.\nRumah benar.") == "Foto sesuai.\nRumah benar."
 
 
 def test_kinds_come_from_the_decision_trace():
