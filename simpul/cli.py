@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,6 +15,13 @@ from rich.console import Console
 from registries.cli import app as registries_app
 from replication.localserver import PROJECT_ROOT
 from simpul.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from server.auth.models import Role
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Simpul: sync server for PKH field agents.",
@@ -200,59 +207,135 @@ def provision() -> None:
                 local.stop()
 
 
+def _in_store(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one transaction of the configured relational store (created and migrated if new); a domain
+    error is said in one line and exits 1."""
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from server.core.errors import SimpulError
+    from simpul import runner
+    from simpul.db import make_async_engine
+
+    settings = Settings()
+
+    async def main() -> T:
+        await runner.prepare_database(settings, seed_demo=False)
+        engine = make_async_engine(settings.resolved_database_url)
+        try:
+            async with AsyncSession(engine, expire_on_commit=False) as session:  # results are read afterwards
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except SimpulError as exc:
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from None
+
+
+def _role(value: str) -> Role:
+    from server.auth.models import Role
+
+    try:
+        return Role(value)
+    except ValueError:
+        console.print(f"[red]unknown role {value!r}[/]: pendamping, supervisor, verifier or admin")
+        raise typer.Exit(2) from None
+
+
+DesaOption = Annotated[list[str] | None, typer.Option(help="Desa code (repeat), for a pendamping")]
+KecamatanOption = Annotated[list[str] | None, typer.Option(help="Kecamatan code (repeat), for a supervisor")]
+
+
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Option()],
     role: Annotated[str, typer.Option(help="pendamping | supervisor | verifier | admin")],
-    desa: Annotated[list[str] | None, typer.Option(help="Desa code (repeat), for a pendamping")] = None,
-    kecamatan: Annotated[list[str] | None, typer.Option(help="Kecamatan code (repeat), for a supervisor")] = None,
+    desa: DesaOption = None,
+    kecamatan: KecamatanOption = None,
     full_name: Annotated[str, typer.Option()] = "",
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin")] = False,
 ) -> None:
     """Add a user. The password is read from standard input (never from the command line)."""
     from server.auth import service
-    from server.auth.models import Role
-    from server.core.errors import SimpulError
-    from simpul import runner
-    from simpul.db import make_async_engine
 
     if not password_stdin:
         console.print("[red]give the password on standard input with --password-stdin[/]")
         raise typer.Exit(2)
     password = sys.stdin.readline().rstrip("\r\n")
-    try:
-        role_value = Role(role)
-    except ValueError:
-        console.print(f"[red]unknown role {role!r}[/]: pendamping, supervisor, verifier or admin")
-        raise typer.Exit(2) from None
-    settings = Settings()
+    role_value = _role(role)
 
-    async def add() -> None:
-        from sqlmodel.ext.asyncio.session import AsyncSession
+    async def add(session: AsyncSession) -> None:
+        await service.create_user(
+            session,
+            username=username,
+            password=password,
+            role=role_value,
+            desa=desa or [],
+            kecamatan=kecamatan or [],
+            full_name=full_name,
+        )
 
-        await runner.prepare_database(settings, seed_demo=False)
-        engine = make_async_engine(settings.resolved_database_url)
-        try:
-            async with AsyncSession(engine) as session:
-                await service.create_user(
-                    session,
-                    username=username,
-                    password=password,
-                    role=role_value,
-                    desa=desa or [],
-                    kecamatan=kecamatan or [],
-                    full_name=full_name,
-                )
-                await session.commit()
-        finally:
-            await engine.dispose()
-
-    try:
-        asyncio.run(add())
-    except SimpulError as exc:
-        console.print(f"[red]{exc.message}[/]")
-        raise typer.Exit(1) from None
+    _in_store(add)
     console.print(f"user [bold]{username}[/] added ({role_value.value})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every user: role, whether active, assigned desa or kecamatan."""
+    from rich.table import Table
+
+    from server.auth import service
+
+    users = _in_store(service.list_users)
+    table = Table("username", "role", "active", "assigned", "full name")
+    for user, regions in users:
+        table.add_row(user.username, user.role.value, "yes" if user.active else "no", " ".join(regions), user.full_name)
+    console.print(table if users else "no users")
+
+
+@users_app.command("assign")
+def users_assign(
+    username: Annotated[str, typer.Option()],
+    desa: DesaOption = None,
+    kecamatan: KecamatanOption = None,
+) -> None:
+    """Replace a pendamping's desa or a supervisor's kecamatan. Takes effect on their next request (a device loses
+    a desa it no longer holds at once, not when its token expires)."""
+    from server.auth import service
+
+    async def assign(session: AsyncSession) -> list[str]:
+        return await service.reassign(session, username, desa=desa or [], kecamatan=kecamatan or [])
+
+    codes = _in_store(assign)
+    console.print(f"[bold]{username}[/] now assigned to {', '.join(codes)}")
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Option()]) -> None:
+    """Disable an account: its logins are refused and every device of it stops on its next request."""
+    from server.auth import service
+
+    async def disable(session: AsyncSession) -> int:
+        return await service.set_active(session, username, active=False)
+
+    revoked = _in_store(disable)
+    console.print(f"[bold]{username}[/] disabled; {revoked} device token(s) revoked")
+
+
+@users_app.command("enable")
+def users_enable(username: Annotated[str, typer.Option()]) -> None:
+    """Enable a disabled account again (its devices log in anew)."""
+    from server.auth import service
+
+    async def enable(session: AsyncSession) -> int:
+        return await service.set_active(session, username, active=True)
+
+    _in_store(enable)
+    console.print(f"[bold]{username}[/] enabled")
 
 
 @bench_app.command("sync")

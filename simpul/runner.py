@@ -67,6 +67,8 @@ async def provision(settings: Settings, console: Console | None = None) -> provi
 
 
 async def prepare_database(settings: Settings, *, seed_demo: bool) -> list[str]:
+    """Create (or bring up to date) the relational store's tables; in development, the demo users."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # the default SQLite file lives there
     engine = make_async_engine(settings.resolved_database_url)
     try:
         await create_tables(engine)

@@ -98,12 +98,33 @@ class FeedPage:
 
 
 @dataclass
+class FeedOutages:
+    """The readers whose feeds fail because CouchDB is unreachable, shared by all readers of a worker: when the
+    server goes away every database's reader fails together, and the outage is said once (and its end once), not
+    once per database."""
+
+    failing: set[str] = field(default_factory=set)
+
+    def failed(self, db: str, error: CouchError) -> None:
+        if not self.failing:
+            log.warning("changes feeds: CouchDB unreachable (%s); every database's feed retries with back-off", error)
+        self.failing.add(db)
+
+    def resumed(self, db: str) -> None:
+        if db in self.failing:
+            self.failing.discard(db)
+            if not self.failing:
+                log.info("changes feeds: CouchDB reachable again, every feed resumed")
+
+
+@dataclass
 class FeedReader:
     couch: CouchClient
     db: str
     settings: WorkerSettings
     slots: asyncio.Semaphore | None = None
     sleep: Sleep = asyncio.sleep
+    outages: FeedOutages = field(default_factory=FeedOutages)
     last_error: str | None = field(default=None, init=False)
     failures: int = field(default=0, init=False)
 
@@ -129,13 +150,16 @@ class FeedReader:
                 self.last_error = str(exc)
                 transient = isinstance(exc, CouchUnavailable)
                 delay = self.settings.feed_delay(self.failures if transient else 64)
-                # Once per streak: in an outage every database's reader fails together, again at each retry.
-                level = logging.WARNING if self.failures == 1 else logging.DEBUG
-                log.log(level, "changes feed of %s failed (%s); retrying in %.1fs", self.db, exc, delay)
+                if transient:
+                    self.outages.failed(self.db, exc)
+                else:  # this database's own problem, for an operator: said once per streak
+                    level = logging.WARNING if self.failures == 1 else logging.DEBUG
+                    log.log(level, "changes feed of %s failed (%s); retrying in %.1fs", self.db, exc, delay)
                 await self.sleep(delay)
                 continue
             if self.failures:
-                log.info("changes feed of %s resumed after %d failed requests", self.db, self.failures)
+                log.debug("changes feed of %s resumed after %d failed requests", self.db, self.failures)
+                self.outages.resumed(self.db)
             first = False
             self.failures = 0
             self.last_error = None

@@ -47,7 +47,7 @@ from replication.errors import CouchError, CouchUnavailable
 from sync.checkpoints import CheckpointStore, PendingSeqs
 from sync.config import WorkerSettings
 from sync.deadletters import FailureStore, RequeueResult, describe, requeue
-from sync.feed import Change, FeedPage, FeedReader
+from sync.feed import Change, FeedOutages, FeedPage, FeedReader
 from sync.handlers import Handler
 from sync.locks import KeyedLocks
 from sync.uow import UnitOfWork
@@ -220,11 +220,12 @@ class Worker:
         self._settings = settings
         self._follower = follower
         slots = asyncio.Semaphore(settings.feed_concurrency)
+        outages = FeedOutages()
         self._databases = {
             name: _Database(
                 name=name,
                 seqs=PendingSeqs(START_SEQ),
-                reader=FeedReader(couch, name, settings, slots=slots),
+                reader=FeedReader(couch, name, settings, slots=slots, outages=outages),
                 saved_seq=None,
             )
             for name in dict.fromkeys(databases)

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from agent_forms import validate_document
 from agent_forms.attachments import Limits
@@ -23,6 +24,7 @@ from simpul import scenarios
 from simpul.db import make_async_engine, make_sync_engine
 from simpul.scenarios import KEMIREN, LATENG, NoFamilyFits, Scenario, ScenarioKind, build_scenario, bulk_scenarios
 from sync.cases.facts import fetch_facts
+from sync.cases.tables import CaseRecord
 from sync.verification.case import CaseFile, Doc, OtherClaim
 from sync.verification.decide import evaluate
 from sync.verification.gate import plan_queries
@@ -218,11 +220,45 @@ def test_module_prints_the_documents_of_a_scenario(
     monkeypatch.setenv("SIMPUL_DATABASE_URL", url)
     monkeypatch.setenv("SIMPUL_DATA_DIR", str(tmp_path))
     scenarios.main(["needs_review", "--desa", KEMIREN, "--agent", "pendamping.kemiren"])
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("# needs_review: expect needs_review in desa_3510152004")
-    docs = [json.loads(line) for line in lines[1:]]
+    printed = capsys.readouterr()
+    assert printed.err.startswith("# needs_review: expect needs_review in desa_3510152004")
+    assert "not written (add --write)" in printed.err
+    docs = [json.loads(line) for line in printed.out.splitlines()]  # stdout is only the documents, for jq
     assert [d["type"] for d in docs] == ["household", "household", "consent", "application"]
     assert {d["agent_id"] for d in docs} == {"pendamping.kemiren"}
+
+
+def test_module_skips_the_families_of_cases_the_store_has_seen(
+    reference: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+):
+    engine, url = reference
+    monkeypatch.setenv("SIMPUL_DATABASE_URL", url)
+    monkeypatch.setenv("SIMPUL_DATA_DIR", str(tmp_path))
+
+    def household() -> dict[str, Any]:
+        scenarios.main(["eligible", "--desa", LATENG])
+        docs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        return next(d for d in docs if d["type"] == "household")
+
+    first = household()
+    CaseRecord.__table__.create(engine)  # type: ignore[attr-defined]
+    try:
+        with Session(engine) as session:
+            session.add(
+                CaseRecord(
+                    application_id="application:x",
+                    desa=LATENG,
+                    db_name="desa_3510161014",
+                    applicant_nik="1" * 16,
+                    status="eligible",
+                    kk_number=first["kk_number"],
+                )
+            )
+            session.commit()
+        second = household()  # the same seed, another family: writing it again would be a duplicate
+        assert second["kk_number"] != first["kk_number"] and second["_id"] != first["_id"]
+    finally:
+        CaseRecord.__table__.drop(engine)  # type: ignore[attr-defined]
 
 
 def test_a_withdrawal_of_the_applicant_is_a_valid_document(reference: tuple[Engine, str]):
@@ -253,11 +289,11 @@ def test_module_writes_the_documents_for_a_running_worker(
     monkeypatch.setenv("SIMPUL_COUCHDB_URL", couch_server.url)
     args = ["not_eligible", "--desa", "35.10.25.2001", "--agent", "pendamping.uji", "--strict", "--write"]
     scenarios.main(args)
-    out = capsys.readouterr().out
-    docs = [json.loads(line) for line in out.splitlines() if not line.startswith("#")]
-    assert "# written; the worker writes result:application:" in out
+    printed = capsys.readouterr()
+    docs = [json.loads(line) for line in printed.out.splitlines()]
+    assert "# written; the worker writes result:application:" in printed.err
     for doc in docs:
         stored = httpx.get(f"{couch_server.url}/desa_3510252001/{doc['_id']}").json()
         assert stored["type"] == doc["type"] and stored["agent_id"] == "pendamping.uji"
-    with pytest.raises(SystemExit, match="another --seed"):
+    with pytest.raises(SystemExit, match="not yet decided by the worker"):  # written twice before it is seen
         scenarios.main(args)

@@ -10,7 +10,7 @@ import pytest
 
 from replication.couch import CouchClient
 from replication.errors import CouchNotFound, CouchUnavailable
-from sync.feed import FeedReader
+from sync.feed import FeedOutages, FeedReader
 from tests.sync.sync_testkit import fast, feed_seqs, last_seq, write_docs
 
 pytestmark = pytest.mark.anyio
@@ -146,3 +146,29 @@ async def test_the_reader_backs_off_while_couchdb_is_unavailable_then_resumes() 
     assert 0.5 <= delays[0] <= 1.0 and 1.0 <= delays[1] <= 2.0
     assert all(error and "503" in error for error in reader_errors)
     assert reader.last_error is None
+
+
+async def test_an_outage_is_logged_once_for_all_readers_and_its_end_once(caplog: pytest.LogCaptureFixture) -> None:
+    down = {"desa_1": 2, "desa_2": 3}  # failed requests before each database's feed answers again
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        db = request.url.path.split("/")[1]
+        if down[db]:
+            down[db] -= 1
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(200, json={"results": [], "last_seq": "1-a", "pending": 0})
+
+    async def no_wait(delay: float) -> None:
+        await asyncio.sleep(0)
+
+    couch = _mocked(serve)
+    outages = FeedOutages()
+    readers = [FeedReader(couch, db, fast(), sleep=no_wait, outages=outages) for db in down]
+    with caplog.at_level("DEBUG", logger="sync.feed"):
+        await asyncio.gather(*(anext(reader.pages("0")) for reader in readers))
+    await couch.aclose()
+
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelname in ("WARNING", "INFO")]
+    assert [level for level, _ in said] == ["WARNING", "INFO"], said
+    assert "CouchDB unreachable" in said[0][1] and "every feed resumed" in said[1][1]
+    assert not outages.failing
