@@ -423,7 +423,11 @@ class _Evaluation:
             t for t, doc in (("household", self.case.household), ("consent", named_consent(self.case))) if doc is None
         )
         reasons = tuple(r.reason for r in self.results if r.outcome is Outcome.unresolved)
-        words = {"household": "data keluarga", "consent": "persetujuan pemohon"}
+        borrowed = self.case.consent is not None  # named, but another person's (see gather)
+        words = {
+            "household": "data keluarga",
+            "consent": "persetujuan pemohon sendiri" if borrowed else "persetujuan pemohon",
+        }
         missing = _join([words[t] for t in capture])
         return Verdict(
             status=Status.waiting,

@@ -933,6 +933,15 @@ def test_stopped_says_at_whose_request() -> None:
     assert v.task is None and not v.retry and v.components == ()
 
 
+def test_a_borrowed_consent_is_explained_as_the_applicants_own_still_missing() -> None:
+    case = case_file(consent=consent_doc(HEAD, born="1980-05-17"))
+    plan = plan_queries(case, rules())
+    v = evaluate(case, plan, agreeing_facts(case, plan), rules())
+    assert v.status is Status.waiting and "persetujuan pemohon sendiri belum diterima" in v.explanation
+    assert v.task is not None and v.task.capture == ("consent",)
+    assert any("bukan persetujuan pemohon" in reason for reason in v.task.reasons)
+
+
 def test_an_invalid_nik_is_unresolved() -> None:
     """Documents are validated at the gateway; a NIK that slipped through is still caught, never refused."""
     app = application_doc()
