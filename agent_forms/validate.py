@@ -29,7 +29,6 @@ from agent_forms import wilayah
 from agent_forms.attachments import Limits, check_attachments
 from agent_forms.errors import problems_from
 from agent_forms.models.base import Submission, id_key_ok
-from agent_forms.models.consent import Consent, ConsentWithdrawal
 from agent_forms.models.registry import (
     FORMS,
     SERVER_OWNED_TYPES,
@@ -56,9 +55,9 @@ COUCHDB_FIELDS: frozenset[str] = frozenset(
 
 #: How far in the future (by the server's clock) a ``captured_at`` may be before it earns a warning.
 _CLOCK_SKEW = timedelta(hours=1)
-#: ... and a consent's or a withdrawal's before it is refused: their capture times decide which of them is in force
-#: (a later consent supersedes a withdrawal), so one dated years ahead would outrank every consent given after it.
-_CONSENT_CLOCK_LIMIT = timedelta(days=1)
+#: ... and before it is refused: capture times order what is in force (a later consent supersedes a withdrawal, the
+#: latest correction of a document stands), so a document dated years ahead would outrank everything after it.
+_FUTURE_LIMIT = timedelta(days=1)
 
 
 class InvalidSubmission(ValueError):
@@ -220,16 +219,12 @@ def validate_document(
     if submission is None:
         return verdict
     verdict.warnings.extend(submission.soft_checks())
-    if (
-        now is not None
-        and isinstance(submission, Consent | ConsentWithdrawal)
-        and submission.captured_at > now + (_CONSENT_CLOCK_LIMIT)
-    ):
+    if now is not None and submission.captured_at > now + _FUTURE_LIMIT:
         verdict.errors.append(
             Problem(
                 "captured_at",
                 "captured_at.future",
-                "Waktu pencatatan persetujuan lebih dari sehari di masa depan; perbaiki jam perangkat lalu rekam ulang",
+                "Waktu pencatatan lebih dari sehari di masa depan; perbaiki jam perangkat lalu simpan ulang dokumen",
             )
         )
     elif now is not None and submission.captured_at > now + _CLOCK_SKEW:

@@ -111,8 +111,11 @@ class LocalCouchServer:
             pid, owner = (int(part) for part in self.pid_file.read_text().split())
         except (OSError, ValueError):
             return False
-        if process_alive(owner) or not process_alive(pid) or b"pouchdb-server" not in _cmdline(pid):
+        command = _cmdline(pid)
+        if process_alive(owner) or not process_alive(pid):
             return False
+        if b"pouchdb-server" not in command or str(self.data_dir).encode() not in command:
+            return False  # the pid was reused by something else
         log.warning("stopping the local CouchDB-compatible server an earlier run left behind (pid %s)", pid)
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
@@ -138,6 +141,7 @@ class LocalCouchServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+        self.pid_file.unlink(missing_ok=True)
 
     async def supervise(self, interval_s: float = 1.0, max_backoff_s: float = 60.0) -> None:
         """Restart the server whenever it dies, until cancelled; back off while restarts keep failing."""

@@ -155,16 +155,23 @@ ATTACHMENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 AttachmentName = Annotated[str, Field(pattern=ATTACHMENT_NAME_PATTERN)]
 
 
-def has_control_characters(value: str) -> bool:
-    """Invisible control characters (NUL, escape, ...), line breaks and tabs aside: they are read out and shown."""
-    return any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in value)
+#: Control characters (NUL, escape, ...), format characters (zero-width spaces, text-direction overrides, the BOM)
+#: and line or paragraph separators: nothing a person types on purpose, and they make a text show or read otherwise
+#: than it is stored. Line breaks and tabs are allowed.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def has_invisible_characters(value: str) -> bool:
+    return any(unicodedata.category(c) in _INVISIBLE and c not in "\n\r\t" for c in value)
 
 
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise fail("text.blank", "Tidak boleh kosong atau hanya berisi spasi")
-    if has_control_characters(value):
-        raise fail("text.control", "Tidak boleh berisi karakter kontrol yang tidak terlihat")
+    if has_invisible_characters(value):
+        raise fail(
+            "text.invisible", "Tidak boleh berisi karakter tak terlihat (kontrol, lebar nol, pengatur arah teks)"
+        )
     return value
 
 

@@ -36,6 +36,7 @@ from urllib.parse import quote
 from sqlmodel import col, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from agent_forms.models.base import has_invisible_characters
 from replication.couch import CouchClient, doc_path
 from replication.errors import CouchError, CouchNotFound
 from server.audit import service as audit
@@ -224,6 +225,8 @@ async def export_person(
 
 async def restrict(session: AsyncSession, refs: PersonRefs, admin: User, nik: str, reason: str) -> dict[str, Any]:
     nik = checked_nik(nik)
+    if has_invisible_characters(reason):
+        raise BadRequest("Alasan tidak boleh berisi karakter tak terlihat (kontrol, lebar nol, pengatur arah teks)")
     restrictions = Restrictions(session)
     restriction, case_ids = await restrictions.restrict(nik, reason, admin.username)
     households = await restrictions.households_of(nik)

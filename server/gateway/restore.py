@@ -22,6 +22,7 @@ from typing import Any
 from agent_forms import SERVER_OWNED_TYPES
 from replication.errors import CouchError
 from server.gateway.upstream import Upstream
+from sync.locks import KeyedLocks
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,10 @@ def restoring_revision(device_doc: Mapping[str, Any], server_doc: Mapping[str, A
 class ServerDocuments:
     def __init__(self, upstream: Upstream) -> None:
         self.upstream = upstream
+        # Two restores of one database at once could each see the same current revision and write two leaves: one
+        # at a time per database in this process. (Across replicas the worker deletes such leaves when it next
+        # writes the document: sync.cases.writer.)
+        self._locks: KeyedLocks[str] = KeyedLocks()
 
     async def restore(self, db: str, refused: Sequence[Mapping[str, Any]]) -> int:
         """Write the server's version over the device's for every refused server-owned document that allows it;
@@ -68,6 +73,10 @@ class ServerDocuments:
         wanted = {doc["_id"]: doc for doc in refused if server_owned(doc.get("_id")) and len(history(doc)) >= 2}
         if not wanted:
             return 0
+        async with self._locks.hold(db):
+            return await self._restore(db, wanted)
+
+    async def _restore(self, db: str, wanted: Mapping[str, Mapping[str, Any]]) -> int:
         try:
             rows = await self.upstream.request(
                 "POST",

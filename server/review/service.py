@@ -33,7 +33,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from agent_forms import wilayah
 from agent_forms.attachments import IMAGE_TYPES, Limits, inspect_image
 from agent_forms.models import Application, Evidence, FieldVisit, Household, Objection
-from agent_forms.models.base import AttachmentKind, has_control_characters
+from agent_forms.models.base import AttachmentKind, has_invisible_characters
 from agent_forms.models.field_visit import DocumentType
 from replication.couch import CouchClient, doc_path
 from replication.errors import CouchError
@@ -107,8 +107,8 @@ def attachment_path(db: str, doc_id: str, attachment: str) -> str:
 def clean_reason(reason: str) -> str:
     """The reason as the reviewer wrote it, trimmed; refused when too short to say anything."""
     text = reason.strip()
-    if has_control_characters(text):
-        raise BadRequest("Alasan tidak boleh berisi karakter kontrol yang tidak terlihat")
+    if has_invisible_characters(text):
+        raise BadRequest("Alasan tidak boleh berisi karakter tak terlihat (kontrol, lebar nol, pengatur arah teks)")
     if len(text) < MIN_REASON:
         raise BadRequest(f"Alasan wajib diisi dengan kata-kata Anda sendiri, paling sedikit {MIN_REASON} huruf")
     if len(text) > MAX_REASON:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -211,15 +211,26 @@ class _Reader:
 
     async def current(self, doc_id: str, model: type[S]) -> Doc[S] | None:
         """The current version of the document ``doc_id`` stands for."""
-        docs = await self.read(await self.versions([doc_id]), model)
-        current = current_versions(docs)
-        return current[-1] if current else None
+        return current_of(await self.read(await self.versions([doc_id]), model), doc_id)
 
 
 def current_versions(docs: Sequence[Doc[S]]) -> list[Doc[S]]:
     """Drop every version another of ``docs`` validly supersedes (:func:`agent_forms.corrections.corrects`: the same
     subject, captured later; a ``supersedes`` naming another family's document is ignored, and so is one of two
     documents naming each other); of each family keep the latest captured. Sorted by capture time, then id."""
+    families, _ = _families(docs)
+    return sorted(families.values(), key=_order)
+
+
+def current_of(docs: Sequence[Doc[S]], doc_id: str) -> Doc[S] | None:
+    """The current version of the family ``doc_id`` belongs to: its own valid corrections, never a document that
+    only claims to correct it (another family's, which stands on its own)."""
+    families, root_of = _families(docs)
+    return families.get(root_of(doc_id))
+
+
+def _families(docs: Sequence[Doc[S]]) -> tuple[dict[str, Doc[S]], Callable[[str], str]]:
+    """Each family's current version by the id of its first version, and a function giving an id's first version."""
     by_id = {doc.id: doc for doc in docs}
 
     def parent(doc: Doc[S]) -> str | None:
@@ -229,19 +240,25 @@ def current_versions(docs: Sequence[Doc[S]]) -> list[Doc[S]]:
         return target  # an original that is not here (deleted, unreadable) cannot be compared, nor does it matter
 
     parents = {doc.id: parent(doc) for doc in docs}
-    superseded = {target for target in parents.values() if target}
-    leaves = [doc for doc in docs if doc.id not in superseded]
-    # Two corrections of one document (two devices, say) leave two leaves of one family: keep the latest.
-    by_root: dict[str, Doc[S]] = {}
-    for doc in leaves:
-        root, seen = doc.id, {doc.id}
+
+    def root_of(doc_id: str) -> str:
+        root, seen = doc_id, {doc_id}
         while parents.get(root) and parents[root] not in seen:
             root = cast(str, parents[root])
             seen.add(root)
-        best = by_root.get(root)
+        return root
+
+    superseded = {target for target in parents.values() if target}
+    # Two corrections of one document (two devices, say) leave two leaves of one family: keep the latest.
+    families: dict[str, Doc[S]] = {}
+    for doc in docs:
+        if doc.id in superseded:
+            continue
+        root = root_of(doc.id)
+        best = families.get(root)
         if best is None or _order(doc) > _order(best):
-            by_root[root] = doc
-    return sorted(by_root.values(), key=_order)
+            families[root] = doc
+    return families, root_of
 
 
 def _order(doc: Doc[Any]) -> tuple[dt.datetime, str]:
@@ -289,9 +306,8 @@ async def gather_case(
     by_db: dict[str, set[str]] = {}
     for row in withdrawal_rows:
         by_db.setdefault(row.db_name, set()).add(row.doc_id)
-    for other_db, ids in sorted(by_db.items()):
-        withdrawals += await reader.read(ids, ConsentWithdrawal, db=other_db)
-    withdrawals = current_versions(withdrawals)
+    for other_db, ids in sorted(by_db.items()):  # each database's versions on their own: ids are not kabupaten-wide
+        withdrawals += current_versions(await reader.read(ids, ConsentWithdrawal, db=other_db))
 
     field_visits = current_versions(await reader.read(await reader.versions(visit_ids), FieldVisit))
     visit_family = await reader.versions(visit_ids)

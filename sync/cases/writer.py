@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from replication.couch import CouchClient
-from replication.errors import CouchConflict
+from replication.couch import CouchClient, doc_path
+from replication.errors import CouchConflict, CouchNotFound
 from sync.cases.documents import result_id, task_id
 from sync.verification.verdict import FieldTask
 
@@ -82,10 +82,26 @@ class DocumentWriter:
         self._couch = couch
         self._clock = clock
 
+    async def _without_conflicts(self, db: str, doc_id: str) -> JSON | None:
+        """The document as it stands, its conflicting leaves deleted first. The server writes these ids only one
+        revision after another, so a conflict on one was made by something else (revisions a device sent that the
+        gateway answered, two gateway replicas racing): left there, one could win once the server's leaf is
+        deleted or overtaken, and every device would pull them all."""
+        try:
+            existing: JSON = await self._couch.request(
+                "GET", doc_path(db, doc_id), params={"conflicts": "true"}, what=f"get {doc_id}"
+            )
+        except CouchNotFound:
+            return None
+        conflicts = existing.pop("_conflicts", None)
+        if conflicts:
+            await self._couch.bulk_docs(db, [{"_id": doc_id, "_rev": rev, "_deleted": True} for rev in conflicts])
+        return existing
+
     async def _put_if_changed(self, db: str, doc_id: str, build: Callable[[JSON | None], JSON | None]) -> Written:
         """Read ``doc_id``, let ``build`` say what it should be (None: leave it), write that with the read rev."""
         for attempt in (1, 2):
-            existing = await self._couch.get_doc(db, doc_id)
+            existing = await self._without_conflicts(db, doc_id)
             wanted = build(existing)
             if wanted is None:
                 return Written(existing or {}, changed=False)

@@ -101,7 +101,7 @@ from registries.models import (
     Match,
 )
 from sync.verification.case import CaseFile, Doc, Query, QueryPlan, RegistryFacts, Review, ReviewSubject
-from sync.verification.gate import named_consent
+from sync.verification.gate import named_consent, withdrawal_matches
 from sync.verification.people import APPLICANT_OUTSIDE, UNLISTED, age_on, is_adult, member_labels
 from sync.verification.ruleset import RuleSet
 from sync.verification.verdict import (
@@ -404,7 +404,7 @@ class _Evaluation:
             [
                 Datum("withdrawal", w.id, _device(w), w.body.captured_at.date())
                 for w in sorted(self.case.withdrawals, key=lambda w: (w.body.captured_at, w.id))
-                if w.body.subject_nik == self.applicant
+                if w.body.subject_nik == self.applicant and withdrawal_matches(self.case, w)
             ],
             member_nik=self.applicant,
         )
@@ -495,7 +495,7 @@ class _Evaluation:
                     + ": datanya tidak diperiksa dan tidak dihitung sebagai komponen",
                     member_nik=nik,
                 )
-        withdrawals = {w.id: w for w in self.case.withdrawals}
+        withdrawals = {w.id: w for w in self.case.withdrawals if w.body.desa == self.application.desa}  # held ones
         for nik, withdrawal_id in sorted(self.plan.held_withdrawals):
             held = withdrawals[withdrawal_id]
             self.add(

@@ -20,8 +20,9 @@ Whose consent covers whom, decided here:
   (or the person's consent's) record of that NIK (the birth date exactly, the name as the registries compare names,
   :data:`WITHDRAWAL_NAME_MATCH`). Withdrawals are found by NIK in every desa database, so a mistyped NIK, or a
   withdrawal recorded in another desa to stop someone else's case, would otherwise stop a stranger's processing. One
-  that does not match is *held*: as a precaution nothing is asked about that person while it stands, but the case is
-  not stopped; it goes to a supervisor (``QueryPlan.held_withdrawals``), and a fresh consent settles it as it would a
+  from another desa that does not match is not this person's and is ignored. One from the case's own desa that does
+  not match is *held*: as a precaution nothing is asked about that person while it stands, but the case is not
+  stopped; it goes to a supervisor (``QueryPlan.held_withdrawals``), and a fresh consent settles it as it would a
   withdrawal.
 - **Withdrawals act on the person they name**, from the moment they were captured: a withdrawal captured before the
   consent in force (a fresh consent given later by or for that person) is superseded by it. A member's withdrawal
@@ -132,6 +133,8 @@ def _apply_withdrawals(
         if w.body.subject_nik != nik or (since is not None and w.body.captured_at < since):
             continue
         if not withdrawal_matches(case, w):
+            if w.body.desa != case.application.body.desa:
+                continue  # recorded elsewhere under this NIK, naming someone else: not this person's
             held.append(w.id)
             granted = frozenset()
         elif w.body.scope is WithdrawalScope.ALL:

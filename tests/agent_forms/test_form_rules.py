@@ -98,7 +98,8 @@ ERROR_CASES: list[tuple[str, str, str, Patch, Patch]] = [
     ("household", "nik.month", "members[0].nik", {}, {"members.0.nik": "3510161713800001"}),
     ("household", "nik.format", "members[2].nik", {}, {"members.2.nik": 3510166307190003}),
     ("household", "text.blank", "members[1].name", {"members.1.name": "Siti"}, {"members.1.name": " "}),
-    ("household", "text.control", "members[1].name", {"members.1.name": "Siti"}, {"members.1.name": "Siti\x00"}),
+    ("household", "text.invisible", "members[1].name", {"members.1.name": "Siti"}, {"members.1.name": "Siti\x00"}),
+    ("household", "text.invisible", "members[1].name", {"members.1.name": "Siti"}, {"members.1.name": "\u200b"}),
     (
         "household",
         "schema.string_too_long",
@@ -426,7 +427,8 @@ ERROR_CASES: list[tuple[str, str, str, Patch, Patch]] = [
         {"result_id": "result:application:0000"},
     ),
     ("objection", "text.blank", "statement", {}, {"statement": "\n\t "}),
-    ("objection", "text.control", "statement", {"statement": "Baris satu\nbaris dua"}, {"statement": "Ya\x1b[2J"}),
+    ("objection", "text.invisible", "statement", {"statement": "Baris satu\nbaris dua"}, {"statement": "Ya\x1b[2J"}),
+    ("objection", "text.invisible", "objector_name", {}, {"objector_name": "Siti\u202eAminah"}),
     ("objection", "schema.enum", "objector_role", {}, {"objector_role": "tetangga"}),
 ]
 

@@ -85,6 +85,8 @@ def test_export_and_restriction_are_for_admins_and_audited(gateway: GatewayProce
     assert {doc["_id"] for doc in case["documents"]} >= {application_id, f"result:{application_id}"}
     assert httpx.get(gateway.url + "/api/v1/admin/people/12345/export", headers=admin).status_code == 400
 
+    hidden = httpx.post(base + "/restriction", headers=admin, json={"reason": "abc\u0000\u001b[31mdef"})
+    assert hidden.status_code == 400 and "tak terlihat" in hidden.json()["detail"]
     restricted = httpx.post(base + "/restriction", headers=admin, json={"reason": "Permintaan warga, surat 12/2026"})
     assert restricted.status_code == 201 and application_id in restricted.json()["cases_to_re_evaluate"]
     assert asyncio.run(case_due(server_env, application_id))

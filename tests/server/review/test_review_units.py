@@ -93,8 +93,9 @@ def test_reasons_are_the_reviewers_own_words():
     for short in ("", "ok", " " * 30, "terlalu"):
         with pytest.raises(BadRequest):
             clean_reason(short)
-    with pytest.raises(BadRequest, match="karakter kontrol"):
-        clean_reason("\x00" * 12)  # twelve "characters", nothing to read out
+    for invisible in ("\x00" * 12, "\u200b" * 12, "Foto sesuai \u202erumah", "\ufeffFoto rumah sesuai"):
+        with pytest.raises(BadRequest, match="tak terlihat"):
+            clean_reason(invisible)  # nothing to read out, or not what it shows
     assert clean_reason("Foto sesuai.\nRumah benar.") == "Foto sesuai.\nRumah benar."
 
 

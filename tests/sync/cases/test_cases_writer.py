@@ -85,6 +85,36 @@ async def test_a_conflict_is_read_again_and_retried_once_then_raised(couch_serve
         await twice.aclose()
 
 
+async def test_conflicting_leaves_on_a_result_are_deleted_before_it_is_compared(
+    couch: CouchClient, new_db: NewDb
+) -> None:
+    """Only the server writes results, one revision after another: leaves beside its own were made by something
+    else (revisions sent through two gateway replicas at once) and go, so none can win later."""
+    db = await new_db()
+    writer = DocumentWriter(couch, Clock())
+    first = await writer.write_result(where(db), {"status": "eligible", "explanation": "Layak."}, "f1")
+    base = first.doc["_rev"].split("-", 1)[1]
+    await couch.bulk_docs(
+        db,
+        [
+            {
+                "_id": "result:application:a1",
+                "status": "eligible",
+                "_rev": f"2-{n}",
+                "_revisions": {"start": 2, "ids": [n, base]},
+            }
+            for n in ("aaaa", "ffff")
+        ],
+        new_edits=False,
+    )
+    await writer.write_result(where(db), {"status": "eligible", "explanation": "Layak."}, "f1")
+    stored = await couch.request("GET", f"/{db}/result:application:a1", params={"conflicts": "true"}, what="get")
+    assert "_conflicts" not in stored and stored["fingerprint"] == "f1"  # the server's content, one leaf
+
+    await writer.delete_result(db, "application:a1")  # an application removed: no leaf of its result stands
+    assert await couch.get_doc(db, "result:application:a1") is None
+
+
 async def test_a_superseded_result_names_the_correction(couch: CouchClient, new_db: NewDb) -> None:
     db = await new_db()
     writer = DocumentWriter(couch, Clock())

@@ -8,7 +8,7 @@ from typing import Any
 
 from agent_forms.corrections import corrects
 from agent_forms.models import Household
-from sync.cases.documents import current_versions
+from sync.cases.documents import current_of, current_versions
 from sync.verification.case import Doc
 from tests.sync.verification.casekit import KK, application_doc, at, household_doc
 
@@ -29,6 +29,11 @@ def test_a_correction_naming_another_familys_document_replaces_nothing() -> None
     intruder = version("household:intruder", 12, "household:victim", kk_number="3510161203150015")
     assert intruder.body.kk_number != KK and not corrects(intruder.body, victim.body)
     assert {d.id for d in current_versions([victim, intruder])} == {"household:victim", "household:intruder"}
+    # What the application names stays its own, though the intruder is the later document.
+    assert current_of([victim, intruder], "household:victim") == victim
+    fix = version("household:fix", 14, "household:victim")
+    assert current_of([victim, intruder, fix], "household:victim") == fix
+    assert current_of([intruder, fix], "household:victim") == fix  # the original not readable: its correction
 
 
 def test_two_documents_superseding_each_other_leave_the_later_standing() -> None:

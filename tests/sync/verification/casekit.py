@@ -138,6 +138,7 @@ def withdrawal_doc(
     born: str = "1984-02-03",
     guardian: dict[str, Any] | None = None,
     name: str | None = None,
+    desa: str | None = None,
 ) -> Doc[ConsentWithdrawal]:
     """A withdrawal by ``subject``, named as the household names them unless ``name`` says otherwise."""
     body = _strip(kit.consent_withdrawal())
@@ -148,6 +149,7 @@ def withdrawal_doc(
         subject_name=name or listed.get(subject, body["subject_name"]),
         subject_birth_date=born,
         captured_at=captured,
+        desa=desa or body["desa"],
         scope="all" if sources is None else "sources",
         sources=[s.value for s in chosen],
         guardian=guardian,

@@ -524,6 +524,13 @@ CASES = [
         absent=[("consent.applicant_withdrawn", Outcome.info)],
     ),
     Case(
+        "a withdrawal recorded in another desa under the applicant's NIK naming someone else is not theirs",
+        Status.eligible,
+        [("gather.consent", Outcome.passed)],
+        {"withdrawals": (withdrawal_doc(born="1990-03-04", name="Rina Marlina", desa="35.10.15.2004"),)},
+        absent=[("consent.withdrawal_unmatched", Outcome.review), ("consent.applicant_withdrawn", Outcome.info)],
+    ),
+    Case(
         "a withdrawal spelling the name a little differently is the person's",
         Status.stopped,
         [("consent.applicant_withdrawn", Outcome.info)],
