@@ -212,8 +212,11 @@ async def test_a_read_only_store_holds_the_changes_and_ends_nothing(
     assert (letter.doc_id, letter.handler, letter.attempts) == ("doc:003", "poison", 3)
     assert poison.calls["doc:003"] == 3  # parking was retried, not the handler
     assert await saved_checkpoint(switchable, db) == await last_seq(couch, db)
-    assert len(_messages(caplog, "the relational store is unreachable")) == 1
-    assert len(_messages(caplog, "the relational store is reachable again")) == 1
+    # Said once for the outage, not once per held change (10 here) nor per retry. An attempt that began on the
+    # read-only store just before it became writable may still fail once after the first success said so, and
+    # report the outage again: at most that once.
+    began = len(_messages(caplog, "the relational store is unreachable"))
+    assert began in (1, 2) and len(_messages(caplog, "the relational store is reachable again")) == began
 
 
 async def test_a_stop_while_the_store_is_read_only_returns_and_leaves_the_checkpoint_behind(
