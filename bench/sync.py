@@ -17,11 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from rich.console import Console
@@ -176,24 +176,43 @@ def _gateway(env: dict[str, str], port: int, log: Path) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def main(*, docs: int, rounds: int, batch_size: int, console: Console) -> list[Measurement]:
+async def _require_empty(url: str, dbs: Sequence[str]) -> None:
+    couch = CouchClient(url)
+    try:
+        for db in dbs:
+            info = await couch.request("GET", f"/{db}", what=f"database {db}")
+            if info.get("doc_count") or info.get("doc_del_count"):
+                raise RuntimeError(f"{db} on the given CouchDB is not empty: run the benchmark on a scratch server")
+    finally:
+        await couch.aclose()
+
+
+def main(
+    *, docs: int, rounds: int, batch_size: int, console: Console, couchdb_url: str | None = None
+) -> list[Measurement]:
+    """``couchdb_url``: a running CouchDB (e.g. Apache CouchDB 3, admin credentials in the URL) instead of a local
+    pouchdb-server started for the run. The desa databases it uses must be empty (a scratch server): nothing is
+    deleted there."""
     # The gateway, CouchDB and the device share the machine's cores: whatever else runs changes both sides'
     # rates, so the load is printed with the table.
     load_before = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="simpul-bench-"))
     desa = [d.code for d in wilayah.desa_list()[: 2 * rounds]]
-    couch = LocalCouchServer(workdir / "couchdb", _free_port())
-    couch.start()
+    local_server = None if couchdb_url else LocalCouchServer(workdir / "couchdb", _free_port())
+    if local_server is not None:
+        local_server.start()
+    url = couchdb_url or cast(LocalCouchServer, local_server).url
     device = PouchDevice(workdir / "device")
     measurements: list[Measurement] = []
     try:
-        asyncio.run(_provision(couch.url))
+        asyncio.run(_provision(url))
+        asyncio.run(_require_empty(url, [desa_db_name(code) for code in desa]))
         database_url = f"sqlite:///{workdir / 'simpul.db'}"
         asyncio.run(_setup_relational(database_url, desa))
         env = {
             **os.environ,
             "SIMPUL_DATA_DIR": str(workdir),
-            "SIMPUL_COUCHDB_URL": couch.url,
+            "SIMPUL_COUCHDB_URL": url,
             "SIMPUL_DATABASE_URL": database_url,
         }
         with _gateway(env, _free_port(), workdir / "gateway.log") as gateway_url:
@@ -204,7 +223,7 @@ def main(*, docs: int, rounds: int, batch_size: int, console: Console) -> list[M
             for round_no in range(rounds):
                 pair = {"direct": desa[2 * round_no], "gateway": desa[2 * round_no + 1]}
                 sides = ["direct", "gateway"] if round_no % 2 == 0 else ["gateway", "direct"]
-                urls = {"direct": f"{couch.url}/{{db}}", "gateway": f"{gateway_url}/sync/{{db}}"}
+                urls = {"direct": f"{url}/{{db}}", "gateway": f"{gateway_url}/sync/{{db}}"}
                 for side in sides:
                     db = desa_db_name(pair[side])
                     local = f"push-{round_no}-{side}"
@@ -225,7 +244,8 @@ def main(*, docs: int, rounds: int, batch_size: int, console: Console) -> list[M
                 console.print(f"round {round_no + 1}/{rounds} done")
     finally:
         device.close()
-        couch.stop()
+        if local_server is not None:
+            local_server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     _print(measurements, docs, batch_size, console)
     console.print(

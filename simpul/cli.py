@@ -343,13 +343,18 @@ def bench_sync(
     docs: Annotated[int, typer.Option(help="Documents per run")] = 10_000,
     rounds: Annotated[int, typer.Option(help="Alternating rounds per side")] = 2,
     batch_size: Annotated[int, typer.Option()] = 100,
+    couchdb_url: Annotated[
+        str | None,
+        typer.Option(help="A running scratch CouchDB (e.g. Apache CouchDB 3, admin in the URL) instead of a local one"),
+    ] = None,
 ) -> None:
     """Push and pull with a real PouchDB device through the gateway and directly, alternating; docs/s and ratio."""
     # Benchmarks run from a checkout: they drive the reference PouchDB device of tests/devices with node_modules.
     sys.path.insert(0, str(PROJECT_ROOT))
     from bench.sync import main as bench_main
 
-    bench_main(docs=docs, rounds=rounds, batch_size=batch_size, console=console)
+    with _operator_errors():
+        bench_main(docs=docs, rounds=rounds, batch_size=batch_size, console=console, couchdb_url=couchdb_url)
 
 
 @bench_app.command("pipeline")

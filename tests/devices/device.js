@@ -15,7 +15,8 @@ let token = null;
 let nextHandle = 1;
 
 function authFetch(url, opts) {
-  if (token) opts.headers.set('Authorization', 'Bearer ' + token);
+  // A URL with its own credentials (a CouchDB reached directly) keeps the Basic header PouchDB made from them.
+  if (token && !opts.headers.has('Authorization')) opts.headers.set('Authorization', 'Bearer ' + token);
   requests.push({ method: opts.method || 'GET', url: String(url) });
   return PouchDB.fetch(url, opts);
 }
