@@ -37,6 +37,9 @@ from server.gateway.validation import DocumentValidator, IncomingDoc, Outcome, R
 
 log = logging.getLogger(__name__)
 
+#: What a device is told when CouchDB does not answer (a pendamping may read it).
+UNREACHABLE = "Server basis data tidak dapat dihubungi; coba lagi nanti"
+
 # Query parameters a replicator sends, per endpoint. Anything else is refused rather than passed to a backend
 # that may misread it.
 _DOC_READ_PARAMS = frozenset(
@@ -178,7 +181,7 @@ class Gateway:
             try:
                 backend = await self.upstream.server_info()
             except CouchError as exc:
-                raise ServiceUnavailable("Server basis data tidak dapat dihubungi; coba lagi nanti") from exc
+                raise ServiceUnavailable(UNREACHABLE) from exc
             backend_id = str(backend.get("uuid") or self.upstream.base_url)
             self._root_uuid = uuid.uuid5(uuid.NAMESPACE_URL, f"simpul-gateway:{backend_id}").hex
         return {
@@ -201,7 +204,7 @@ class Gateway:
             try:
                 exists = await self.upstream.database_exists(target.db)
             except CouchUnavailable as exc:
-                raise ServiceUnavailable("Server basis data tidak dapat dihubungi; coba lagi nanti") from exc
+                raise ServiceUnavailable(UNREACHABLE) from exc
             if exists:
                 return _json_response(412, {"error": "file_exists", "reason": "The database already exists."})
             raise Forbidden("devices cannot create databases")
@@ -330,7 +333,7 @@ class Gateway:
             try:
                 upstream = await self.upstream.bulk_docs(target.db, accepted, new_edits=new_edits)
             except CouchUnavailable as exc:
-                raise ServiceUnavailable("Server basis data tidak dapat dihubungi; coba lagi nanti") from exc
+                raise ServiceUnavailable(UNREACHABLE) from exc
         failed = {r.get("id") for r in upstream if r.get("error")}
         stored = [
             (doc.body, outcome)
@@ -438,7 +441,7 @@ class Gateway:
             if issues is None and issue_ids:
                 issues = set(await self.upstream.current_revs(db, sorted(issue_ids)))
         except CouchUnavailable as exc:
-            raise ServiceUnavailable("Server basis data tidak dapat dihubungi; coba lagi nanti") from exc
+            raise ServiceUnavailable(UNREACHABLE) from exc
         ctx = WriteContext(db, desa_code, principal.username, principal.device_id, current, new_edits=new_edits)
         return ctx, frozenset(issue_ids & (issues or set()))
 
@@ -446,12 +449,15 @@ class Gateway:
         try:
             return await self.upstream.request(method, path, what=what)
         except CouchUnavailable as exc:
-            raise ServiceUnavailable("Server basis data tidak dapat dihubungi; coba lagi nanti") from exc
+            raise ServiceUnavailable(UNREACHABLE) from exc
+
+    def _too_large(self) -> str:
+        return f"Kiriman lebih dari {self.max_batch_bytes} byte; kirim dalam beberapa bagian"
 
     async def _read_body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_batch_bytes:
-            raise PayloadTooLarge(f"Kiriman lebih dari {self.max_batch_bytes} byte; kirim dalam beberapa bagian")
+            raise PayloadTooLarge(self._too_large())
         chunks = []
         size = 0
         stream = request.stream()
@@ -467,7 +473,7 @@ class Gateway:
                 ) from exc
             size += len(chunk)
             if size > self.max_batch_bytes:
-                raise PayloadTooLarge(f"Kiriman lebih dari {self.max_batch_bytes} byte; kirim dalam beberapa bagian")
+                raise PayloadTooLarge(self._too_large())
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -518,7 +524,7 @@ class Gateway:
             return _json_response(200, _caught_up(since))
         except CouchUnavailable as exc:
             await stack.aclose()
-            raise ServiceUnavailable("Server basis data tidak dapat dihubungi; coba lagi nanti") from exc
+            raise ServiceUnavailable(UNREACHABLE) from exc
         if upstream.status_code in (401, 403):
             await stack.aclose()
             log.error("CouchDB refused the gateway's own credentials (%s) on %s", upstream.status_code, request.method)
@@ -559,7 +565,7 @@ async def _read_whole(upstream: UpstreamResponse, stack: AsyncExitStack) -> byte
     try:
         return await upstream.read()
     except CouchUnavailable as exc:
-        raise ServiceUnavailable("Server basis data tidak dapat dihubungi; coba lagi nanti") from exc
+        raise ServiceUnavailable(UNREACHABLE) from exc
     finally:
         await stack.aclose()
 
